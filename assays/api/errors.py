@@ -1,0 +1,3 @@
+from rest_framework.views import exception_handler
+
+__all__ = ["exception_handler"]

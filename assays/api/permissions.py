@@ -1,0 +1,3 @@
+from rest_framework.permissions import IsAuthenticated as IsStaffMember
+
+__all__ = ["IsStaffMember"]

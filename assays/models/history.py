@@ -1,0 +1,30 @@
+"""Row-level history on PostgreSQL (django-pghistory): triggers record every change to a
+regulated record, however it was made, with the request's or task's context.
+
+Measurements are tracked on update and delete only: an import is audited as one event for the
+run with its counts, while a later change to a single value is captured row by row.
+On SQLite the event tables exist but stay empty (pgtrigger installs nothing there); the
+services' explicit ``AuditEvent`` rows are the trail in that mode.
+"""
+
+from __future__ import annotations
+
+import pghistory
+from django.db import models
+
+from assays.models.assessments import Flag, LotAssessment
+from assays.models.certificates import Certificate
+from assays.models.lots import Lot, LotAllocation, LotInput
+from assays.models.reference import Specification
+from assays.models.runs import Measurement, Run
+from assays.models.samples import CustodyEvent, Sample
+
+HISTORY_TRACKED: tuple[type[models.Model], ...] = (
+    Lot, LotInput, LotAllocation, Sample, CustodyEvent, Run, Specification, LotAssessment, Certificate, Flag,
+)
+
+for _model in HISTORY_TRACKED:
+    # Trackers bind to their model, so each model gets fresh ones.
+    pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())(_model)
+
+pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent())(Measurement)

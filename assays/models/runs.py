@@ -1,0 +1,231 @@
+"""Instruments, methods, instrument runs and their measurements, reference materials."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from assays.models.reference import Analyte, Element, Technique
+from assays.models.samples import Sample
+from assays.models.sites import Site
+
+
+class Instrument(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="instruments")
+    technique = models.CharField(max_length=16, choices=Technique.choices)
+    vendor = models.CharField(max_length=60, blank=True)
+    model = models.CharField(max_length=60, blank=True)
+    serial_number = models.CharField(max_length=60, blank=True)
+    # A per-instrument fact, never a guess: some software reports concentrations already
+    # multiplied by the dilution factor typed into its sequence.
+    software_applies_dilution_factor = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=Q(technique__in=Technique.values), name="instrument_technique_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class Method(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    technique = models.CharField(max_length=16, choices=Technique.choices)
+    standard = models.CharField(max_length=120, blank=True, help_text="e.g. GB/T 18115.1, EPA 200.8")
+    is_manual = models.BooleanField(default=False, help_text="Results typed in by hand (LOI, anions, outside lab).")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=Q(technique__in=Technique.values), name="method_technique_valid")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ChannelRole(models.TextChoices):
+    REPORTING = "reporting", "Reporting"
+    CONFIRMATORY = "confirmatory", "Confirmatory"
+
+
+class MethodChannel(models.Model):
+    """One analyte channel of a method: its role, detection limits and uncertainty model.
+
+    LOD and LOQ are in solution units (``unit``); the uncertainty model is
+    u(w) = √(a² + (b·w)²) on the solid, a in mg/kg and b relative.
+    """
+
+    method = models.ForeignKey(Method, on_delete=models.CASCADE, related_name="channels")
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="method_channels")
+    # The analyte's element, repeated so the database can hold "one reporting channel per element".
+    element = models.ForeignKey(Element, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    role = models.CharField(max_length=16, choices=ChannelRole.choices, default=ChannelRole.REPORTING)
+    unit = models.CharField(max_length=16, default="µg/L")
+    lod = models.FloatField(null=True, blank=True)
+    loq = models.FloatField(null=True, blank=True)
+    uncertainty_a = models.FloatField(default=0.0)
+    uncertainty_b = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["method__code", "analyte__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["method", "analyte"], name="method_channel_unique_analyte"),
+            models.UniqueConstraint(fields=["method", "element"], condition=Q(role="reporting", element__isnull=False), name="method_channel_one_reporting_per_element"),
+            models.CheckConstraint(condition=Q(role__in=ChannelRole.values), name="method_channel_role_valid"),
+            models.CheckConstraint(condition=Q(lod__isnull=True) | Q(lod__gte=0), name="method_channel_lod_non_negative"),
+            models.CheckConstraint(condition=Q(loq__isnull=True) | Q(loq__gte=0), name="method_channel_loq_non_negative"),
+            models.CheckConstraint(condition=Q(lod__isnull=True) | Q(loq__isnull=True) | Q(loq__gte=models.F("lod")), name="method_channel_loq_not_below_lod"),
+            models.CheckConstraint(condition=Q(uncertainty_a__gte=0) & Q(uncertainty_b__gte=0), name="method_channel_uncertainty_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method.code}: {self.analyte.code} ({self.role})"
+
+
+class RunStatus(models.TextChoices):
+    PENDING_QC = "pending_qc", "Pending QC"
+    ACCEPTED = "accepted", "Accepted"
+    PARTIALLY_ACCEPTED = "partially_accepted", "Partially accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Run(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="runs")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="runs")
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="runs")
+    analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    source_filename = models.CharField(max_length=255)
+    # Re-importing the same bytes returns the existing run instead of a second copy.
+    source_sha256 = models.CharField(max_length=64, unique=True)
+    source_format = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=24, choices=RunStatus.choices, default=RunStatus.PENDING_QC)
+    imported_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-imported_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
+            models.CheckConstraint(condition=Q(source_sha256__length=64), name="run_sha256_length"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} {self.source_filename}"
+
+
+class QcRole(models.TextChoices):
+    NONE = "", "—"
+    CALIBRATION_BLANK = "calibration_blank", "Calibration blank"
+    CALIBRATION_STANDARD = "calibration_standard", "Calibration standard"
+    ICV = "icv", "ICV"
+    CCV = "ccv", "CCV"
+    CCB = "ccb", "CCB"
+    METHOD_BLANK = "method_blank", "Method blank"
+    LCS = "lcs", "LCS"
+    CRM = "crm", "CRM"
+    DUPLICATE = "duplicate", "Duplicate"
+    SPIKE = "spike", "Matrix spike"
+
+
+class Acquisition(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="acquisitions")
+    sequence = models.PositiveIntegerField()
+    vendor_type = models.CharField(max_length=40, blank=True)
+    label = models.CharField(max_length=200)
+    calibration_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    rejected_by_instrument = models.BooleanField(default=False)
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, null=True, blank=True, related_name="acquisitions")
+    qc_role = models.CharField(max_length=24, choices=QcRole.choices, blank=True)
+
+    class Meta:
+        ordering = ["run", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="acquisition_unique_sequence"),
+            models.CheckConstraint(condition=Q(qc_role__in=QcRole.values), name="acquisition_qc_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.sequence} {self.label}"
+
+
+class Qualifier(models.TextChoices):
+    LESS_THAN = "<", "<"
+    EQUAL = "=", "="
+    GREATER_THAN = ">", ">"
+
+
+class Basis(models.TextChoices):
+    SOLUTION = "solution", "Solution"
+    AS_RECEIVED = "as_received", "Solid, as received"
+    IGNITED = "ignited", "Solid, ignited"
+
+
+class Measurement(models.Model):
+    """One value. Full precision is kept (double); rounding happens only for display and for
+    the comparison a spec line prescribes. A censored value has qualifier ``<`` and value = LOD,
+    with the instrument's own number kept in ``raw_value``."""
+
+    acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="measurements")
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measurements")
+    value = models.FloatField()
+    qualifier = models.CharField(max_length=1, choices=Qualifier.choices, default=Qualifier.EQUAL)
+    unit = models.CharField(max_length=16)
+    basis = models.CharField(max_length=16, choices=Basis.choices)
+    lod = models.FloatField(null=True, blank=True)
+    loq = models.FloatField(null=True, blank=True)
+    raw_value = models.FloatField(null=True, blank=True)
+    raw_unit = models.CharField(max_length=16, blank=True)
+    rsd_percent = models.FloatField(null=True, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["acquisition", "analyte"], name="measurement_unique_cell"),
+            models.CheckConstraint(condition=Q(qualifier__in=Qualifier.values), name="measurement_qualifier_valid"),
+            models.CheckConstraint(condition=Q(basis__in=Basis.values), name="measurement_basis_valid"),
+            # A censored value sits at its detection limit, which must be known and not negative.
+            models.CheckConstraint(condition=~Q(qualifier="<") | Q(lod__isnull=False, value__gte=0), name="measurement_censored_has_lod"),
+            models.CheckConstraint(condition=Q(lod__isnull=True) | Q(lod__gte=0), name="measurement_lod_non_negative"),
+            models.CheckConstraint(condition=Q(rsd_percent__isnull=True) | Q(rsd_percent__gte=0), name="measurement_rsd_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.analyte.code} {self.qualifier}{self.value} {self.unit}"
+
+
+class ReferenceMaterial(models.Model):
+    name = models.CharField(max_length=120)
+    lot_number = models.CharField(max_length=60)
+    producer = models.CharField(max_length=120, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "lot_number"]
+        constraints = [models.UniqueConstraint(fields=["name", "lot_number"], name="reference_material_unique_lot")]
+
+    def __str__(self) -> str:
+        return f"{self.name} lot {self.lot_number}"
+
+
+class CertifiedValue(models.Model):
+    material = models.ForeignKey(ReferenceMaterial, on_delete=models.CASCADE, related_name="certified_values")
+    element = models.ForeignKey(Element, on_delete=models.PROTECT, related_name="+")
+    value = models.FloatField()
+    expanded_uncertainty = models.FloatField(null=True, blank=True, help_text="U, k = 2, same unit")
+    unit = models.CharField(max_length=16, default="mg/kg")
+
+    class Meta:
+        ordering = ["material", "element__atomic_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["material", "element"], name="certified_value_unique_element"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="certified_value_non_negative"),
+            models.CheckConstraint(condition=Q(expanded_uncertainty__isnull=True) | Q(expanded_uncertainty__gte=0), name="certified_uncertainty_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.material}: {self.element} {self.value} {self.unit}"

@@ -1,0 +1,27 @@
+"""Reads of lots, scoped to the acting user."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from assays.errors import NotFoundError
+from assays.models import Lot
+from assays.selectors.scoping import lot_visibility
+
+
+def lot_list(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Lot]:
+    return (
+        Lot.objects.filter(lot_visibility(actor=actor))
+        .distinct()
+        .select_related("site", "product", "supplier")
+        .order_by("-created_at", "code")
+    )
+
+
+def lot_get(*, actor: AbstractBaseUser | AnonymousUser, code: str) -> Lot:
+    """One visible lot; an invisible one is reported exactly like a missing one."""
+    lot = lot_list(actor=actor).filter(code=code).first()
+    if lot is None:
+        raise NotFoundError(f"no lot {code!r}")
+    return lot

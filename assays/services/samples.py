@@ -1,0 +1,88 @@
+"""Writes to samples and their chain of custody."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from assays.errors import DomainError
+from assays.models import AuditAction, CustodyEvent, CustodyEventKind, Lot, Partner, Sample, SampleType, Site
+from assays.services.audit import audit_record, audited_context, snapshot
+
+# Upper-case letters, digits, '-', '.', '_': prints unambiguously as Code 128 or a QR code and
+# survives being read back by a scanner in any keyboard layout.
+SAMPLE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
+
+
+def normalise_sample_code(raw: str) -> str:
+    code = raw.strip().upper()
+    if not SAMPLE_CODE.fullmatch(code):
+        raise DomainError(f"sample id {raw!r}: use 1-40 letters, digits, '-', '.' or '_', starting with a letter or digit")
+    return code
+
+
+@transaction.atomic
+def sample_register(
+    *,
+    actor: AbstractBaseUser | None,
+    code: str,
+    lot: Lot,
+    site: Site | None = None,
+    sample_type: SampleType | str = SampleType.ROUTINE,
+    sample_mass_g: Decimal | None = None,
+    final_volume_ml: Decimal | None = None,
+    dilution_factor: Decimal = Decimal(1),
+    reason: str = "",
+) -> Sample:
+    with audited_context(actor=actor, reason=reason):
+        sample = Sample.objects.create(
+            code=normalise_sample_code(code),
+            lot=lot,
+            site=site or lot.site,
+            sample_type=sample_type,
+            sample_mass_g=sample_mass_g,
+            final_volume_ml=final_volume_ml,
+            dilution_factor=dilution_factor,
+            registered_by=actor if actor is not None and actor.pk is not None else None,
+        )
+        audit_record(actor=actor, action=AuditAction.CREATE, instance=sample, reason=reason, after=snapshot(sample))
+        custody = CustodyEvent.objects.create(sample=sample, kind=CustodyEventKind.REGISTERED, at=timezone.now(), actor=sample.registered_by, to_location=sample.site.name)
+        audit_record(actor=actor, action=AuditAction.CREATE, instance=custody, reason=reason, after=snapshot(custody))
+    return sample
+
+
+@transaction.atomic
+def custody_event_record(
+    *,
+    actor: AbstractBaseUser | None,
+    sample: Sample,
+    kind: CustodyEventKind | str,
+    from_location: str = "",
+    to_location: str = "",
+    to_site: Site | None = None,
+    to_partner: Partner | None = None,
+    carrier_reference: str = "",
+    note: str = "",
+) -> CustodyEvent:
+    """Record a hand-over. A shipment names its destination (a site or a partner) and carrier."""
+    if kind == CustodyEventKind.SHIPPED and (to_site is None) == (to_partner is None):
+        raise DomainError("a shipment goes to exactly one site or one partner")
+    with audited_context(actor=actor, reason=note):
+        event = CustodyEvent.objects.create(
+            sample=sample,
+            kind=kind,
+            at=timezone.now(),
+            actor=actor if actor is not None and actor.pk is not None else None,
+            from_location=from_location,
+            to_location=to_location,
+            to_site=to_site,
+            to_partner=to_partner,
+            carrier_reference=carrier_reference,
+            note=note,
+        )
+        audit_record(actor=actor, action=AuditAction.CREATE, instance=event, reason=note, after=snapshot(event))
+    return event

@@ -1,0 +1,122 @@
+"""Shared fixtures: the personas every test uses, and the service-backed test policy.
+
+Tests marked ``postgres``, ``redis`` or ``browser`` need the real service. Without it they are
+skipped with the reason; with ``LIMS_REQUIRE_SERVICES=1`` (CI) they fail instead, so a missing
+service can never turn into a green run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from assays.models import Partner, PartnerKind, Site
+from assays.roles import Role
+from tests.factories import PartnerFactory, SiteFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("LIMS_REQUIRE_SERVICES", "") == "1"
+CHROMIUM = os.environ.get("LIMS_CHROMIUM") or shutil.which("chromium") or ""
+
+
+def _missing_service_reason(marker: str) -> str | None:
+    if marker == "postgres" and not settings.USES_POSTGRESQL:
+        return "needs PostgreSQL: set DATABASE_URL (make test-services, or CI)"
+    if marker == "redis" and settings.CELERY_TASK_ALWAYS_EAGER:
+        return "needs a Redis broker and a real worker: set CELERY_BROKER_URL"
+    if marker == "browser":
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            return "needs the playwright package"
+        if not CHROMIUM:
+            return "needs Debian's chromium (apt-get install chromium) or LIMS_CHROMIUM"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in ("postgres", "redis", "browser"):
+            if marker not in item.keywords:
+                continue
+            reason = _missing_service_reason(marker)
+            if reason is None:
+                continue
+            if REQUIRE_SERVICES:
+                item.add_marker(pytest.mark.usefixtures("_fail_missing_service"))
+                item.user_properties.append(("missing_service", reason))
+            else:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def _fail_missing_service(request: pytest.FixtureRequest) -> None:
+    reasons = [value for key, value in request.node.user_properties if key == "missing_service"]
+    pytest.fail(f"LIMS_REQUIRE_SERVICES=1 but the service is missing: {'; '.join(reasons)}")
+
+
+# --- Personas ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """Two sites, two partners, and one user per role; the cast of every later test."""
+
+    uk_site: Site
+    us_site: Site
+    partner_a: Partner
+    partner_b: Partner
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return World(
+        uk_site=SiteFactory(code="UK1", name="Teesside recycling plant", country="GB"),
+        us_site=SiteFactory(code="US1", name="Texas separation plant", country="US"),
+        partner_a=PartnerFactory(code="PA", name="Partner A Magnets GmbH", kind=PartnerKind.BOTH, country="DE"),
+        partner_b=PartnerFactory(code="PB", name="Partner B Motors Ltd", kind=PartnerKind.BOTH, country="JP"),
+    )
+
+
+@pytest.fixture
+def technician(world: World) -> AbstractBaseUser:
+    return UserFactory(username="tech", roles=[Role.TECHNICIAN], sites=[world.uk_site])
+
+
+@pytest.fixture
+def us_technician(world: World) -> AbstractBaseUser:
+    return UserFactory(username="tech_us", roles=[Role.TECHNICIAN], sites=[world.us_site])
+
+
+@pytest.fixture
+def qa(world: World) -> AbstractBaseUser:
+    return UserFactory(username="qa", roles=[Role.QA], sites=[world.uk_site])
+
+
+@pytest.fixture
+def qa_manager(world: World) -> AbstractBaseUser:
+    return UserFactory(username="qa_manager", roles=[Role.QA_MANAGER])
+
+
+@pytest.fixture
+def lab_admin(world: World) -> AbstractBaseUser:
+    return UserFactory(username="lab_admin", roles=[Role.LAB_ADMIN], is_staff=True)
+
+
+@pytest.fixture
+def partner_a_user(world: World) -> AbstractBaseUser:
+    return UserFactory(username="partner_a", roles=[Role.PARTNER_USER], partner=world.partner_a)
+
+
+@pytest.fixture
+def partner_b_user(world: World) -> AbstractBaseUser:
+    return UserFactory(username="partner_b", roles=[Role.PARTNER_USER], partner=world.partner_b)
+
+
+@pytest.fixture
+def anonymous() -> AnonymousUser:
+    return AnonymousUser()
