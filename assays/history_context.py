@@ -29,10 +29,11 @@ class HistoryContextMiddleware(HistoryMiddleware):
     """pghistory's middleware, applied only where the database is PostgreSQL."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)
+        super().__init__(get_response)  # type: ignore[no-untyped-call]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if connection.vendor != "postgresql":
-            return self.get_response(request)
-        response: HttpResponse = super().__call__(request)
-        return response
+            response: HttpResponse = self.get_response(request)
+            return response
+        tracked: HttpResponse = super().__call__(request)  # type: ignore[no-untyped-call]
+        return tracked

@@ -10,7 +10,10 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+
+    # Who acts: a signed-in user (staff or partner) or nobody.
+    Actor = User | AnonymousUser
 
 
 class Role(enum.StrEnum):
@@ -34,7 +37,7 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[Role]:
         known = {role.value for role in Role}
         names = user.groups.values_list("name", flat=True)  # type: ignore[attr-defined]
         cached = frozenset(Role(name) for name in names if name in known)
-        user._lims_roles = cached  # type: ignore[union-attr]
+        setattr(user, "_lims_roles", cached)  # noqa: B010 - a per-request cache on the user object
     return cached
 
 

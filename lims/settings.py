@@ -134,7 +134,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "lims.sqlite3",
+            "NAME": str(VAR_DIR / "lims.sqlite3"),
             "OPTIONS": {
                 # WAL lets the web process read while a task writes; IMMEDIATE takes the write
                 # lock at BEGIN so two writers queue on the busy timeout instead of deadlocking.

@@ -105,8 +105,7 @@ _TABLE: tuple[tuple[str, str, int, float], ...] = (
 )
 
 ELEMENTS: dict[str, ElementData] = {
-    symbol: ElementData(symbol, name, number, weight, symbol in _RARE_EARTHS)
-    for symbol, name, number, weight in _TABLE
+    symbol: ElementData(symbol, name, number, weight, symbol in _RARE_EARTHS) for symbol, name, number, weight in _TABLE
 }
 
 

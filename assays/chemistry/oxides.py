@@ -53,7 +53,7 @@ def parse_oxide(formula: str) -> OxideFormula:
     oxygen = counts.pop("O", 0)
     if oxygen == 0 or len(counts) != 1:
         raise FormulaError(f"{formula!r} is not a binary oxide of one element")
-    (metal, metal_atoms), = counts.items()
+    ((metal, metal_atoms),) = counts.items()
     return OxideFormula(formula=text, element=metal, metal_atoms=metal_atoms, oxygen_atoms=oxygen)
 
 
@@ -64,17 +64,56 @@ def oxide_factor(formula: str) -> float:
 # The conventional reporting oxide of each element (REO-ASSAY.md §2). Ce, Pr and Tb are reported
 # as CeO2, Pr6O11 and Tb4O7: as M2O3 they would be understated by 2-5 %.
 CONVENTIONAL_OXIDES: dict[str, str] = {
-    "La": "La2O3", "Ce": "CeO2", "Pr": "Pr6O11", "Nd": "Nd2O3", "Sm": "Sm2O3", "Eu": "Eu2O3",
-    "Gd": "Gd2O3", "Tb": "Tb4O7", "Dy": "Dy2O3", "Ho": "Ho2O3", "Er": "Er2O3", "Tm": "Tm2O3",
-    "Yb": "Yb2O3", "Lu": "Lu2O3", "Y": "Y2O3", "Sc": "Sc2O3",
-    "Fe": "Fe2O3", "Al": "Al2O3", "Si": "SiO2", "Ca": "CaO", "Mg": "MgO", "Na": "Na2O", "K": "K2O",
-    "Co": "CoO", "Ni": "NiO", "Cu": "CuO", "B": "B2O3", "Zn": "ZnO", "Pb": "PbO", "Mn": "MnO",
-    "Cr": "Cr2O3", "Ti": "TiO2", "Zr": "ZrO2", "Ga": "Ga2O3", "Nb": "Nb2O5", "Mo": "MoO3",
-    "W": "WO3", "Ba": "BaO", "Sr": "SrO", "P": "P2O5", "Th": "ThO2", "U": "U3O8",
+    "La": "La2O3",
+    "Ce": "CeO2",
+    "Pr": "Pr6O11",
+    "Nd": "Nd2O3",
+    "Sm": "Sm2O3",
+    "Eu": "Eu2O3",
+    "Gd": "Gd2O3",
+    "Tb": "Tb4O7",
+    "Dy": "Dy2O3",
+    "Ho": "Ho2O3",
+    "Er": "Er2O3",
+    "Tm": "Tm2O3",
+    "Yb": "Yb2O3",
+    "Lu": "Lu2O3",
+    "Y": "Y2O3",
+    "Sc": "Sc2O3",
+    "Fe": "Fe2O3",
+    "Al": "Al2O3",
+    "Si": "SiO2",
+    "Ca": "CaO",
+    "Mg": "MgO",
+    "Na": "Na2O",
+    "K": "K2O",
+    "Co": "CoO",
+    "Ni": "NiO",
+    "Cu": "CuO",
+    "B": "B2O3",
+    "Zn": "ZnO",
+    "Pb": "PbO",
+    "Mn": "MnO",
+    "Cr": "Cr2O3",
+    "Ti": "TiO2",
+    "Zr": "ZrO2",
+    "Ga": "Ga2O3",
+    "Nb": "Nb2O5",
+    "Mo": "MoO3",
+    "W": "WO3",
+    "Ba": "BaO",
+    "Sr": "SrO",
+    "P": "P2O5",
+    "Th": "ThO2",
+    "U": "U3O8",
 }
 
 # Oxides some customers ask for instead of the conventional one; a spec line may name any of them.
 ALTERNATIVE_OXIDES: dict[str, tuple[str, ...]] = {
-    "Ce": ("Ce2O3",), "Pr": ("Pr2O3",), "Tb": ("Tb2O3",), "Fe": ("FeO",),
-    "Co": ("Co3O4", "Co2O3"), "Mn": ("MnO2",),
+    "Ce": ("Ce2O3",),
+    "Pr": ("Pr2O3",),
+    "Tb": ("Tb2O3",),
+    "Fe": ("FeO",),
+    "Co": ("Co3O4", "Co2O3"),
+    "Mn": ("MnO2",),
 }

@@ -34,7 +34,14 @@ class Flag(models.Model):
     details = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=FlagStatus.choices, default=FlagStatus.OPEN)
     raised_at = models.DateTimeField()
-    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Empty when a worker raised it.")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when a worker raised it.",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     acknowledgement_reason = models.TextField(blank=True)
@@ -64,7 +71,9 @@ class Flag(models.Model):
                 name="flag_resolution_has_who_and_why",
             ),
             models.CheckConstraint(condition=~Q(status="resolved") | Q(resolved_at__isnull=False), name="flag_resolved_has_time"),
-            models.CheckConstraint(condition=~Q(status="acknowledged") | Q(acknowledged_at__isnull=False), name="flag_acknowledged_has_time"),
+            models.CheckConstraint(
+                condition=~Q(status="acknowledged") | Q(acknowledged_at__isnull=False), name="flag_acknowledged_has_time"
+            ),
         ]
 
     def __str__(self) -> str:

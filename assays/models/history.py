@@ -20,7 +20,16 @@ from assays.models.runs import Measurement, Run
 from assays.models.samples import CustodyEvent, Sample
 
 HISTORY_TRACKED: tuple[type[models.Model], ...] = (
-    Lot, LotInput, LotAllocation, Sample, CustodyEvent, Run, Specification, LotAssessment, Certificate, Flag,
+    Lot,
+    LotInput,
+    LotAllocation,
+    Sample,
+    CustodyEvent,
+    Run,
+    Specification,
+    LotAssessment,
+    Certificate,
+    Flag,
 )
 
 for _model in HISTORY_TRACKED:

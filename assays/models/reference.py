@@ -89,7 +89,10 @@ class Analyte(models.Model):
             models.CheckConstraint(condition=Q(technique__in=Technique.values), name="analyte_technique_valid"),
             models.CheckConstraint(condition=Q(view__in=PlasmaView.values), name="analyte_view_valid"),
             # Q1 -> Q2 comes as a pair (triple-quad mass shift) or not at all.
-            models.CheckConstraint(condition=Q(q1_mass__isnull=True, q2_mass__isnull=True) | Q(q1_mass__isnull=False, q2_mass__isnull=False), name="analyte_q1_q2_pair"),
+            models.CheckConstraint(
+                condition=Q(q1_mass__isnull=True, q2_mass__isnull=True) | Q(q1_mass__isnull=False, q2_mass__isnull=False),
+                name="analyte_q1_q2_pair",
+            ),
             models.CheckConstraint(condition=Q(wavelength_nm__isnull=True) | Q(wavelength_nm__gt=0), name="analyte_wavelength_positive"),
             models.CheckConstraint(condition=Q(element__isnull=False) | ~Q(name=""), name="analyte_element_or_name"),
         ]
@@ -101,7 +104,9 @@ class Analyte(models.Model):
 class Product(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
-    main_oxides = models.ManyToManyField(Oxide, related_name="products", help_text="The main component set M, e.g. {Nd2O3} or {Pr6O11, Nd2O3}.")
+    main_oxides = models.ManyToManyField(
+        Oxide, related_name="products", help_text="The main component set M, e.g. {Nd2O3} or {Pr6O11, Nd2O3}."
+    )
 
     class Meta:
         ordering = ["code"]

@@ -74,12 +74,20 @@ class MethodChannel(models.Model):
         ordering = ["method__code", "analyte__code"]
         constraints = [
             models.UniqueConstraint(fields=["method", "analyte"], name="method_channel_unique_analyte"),
-            models.UniqueConstraint(fields=["method", "element"], condition=Q(role="reporting", element__isnull=False), name="method_channel_one_reporting_per_element"),
+            models.UniqueConstraint(
+                fields=["method", "element"],
+                condition=Q(role="reporting", element__isnull=False),
+                name="method_channel_one_reporting_per_element",
+            ),
             models.CheckConstraint(condition=Q(role__in=ChannelRole.values), name="method_channel_role_valid"),
             models.CheckConstraint(condition=Q(lod__isnull=True) | Q(lod__gte=0), name="method_channel_lod_non_negative"),
             models.CheckConstraint(condition=Q(loq__isnull=True) | Q(loq__gte=0), name="method_channel_loq_non_negative"),
-            models.CheckConstraint(condition=Q(lod__isnull=True) | Q(loq__isnull=True) | Q(loq__gte=models.F("lod")), name="method_channel_loq_not_below_lod"),
-            models.CheckConstraint(condition=Q(uncertainty_a__gte=0) & Q(uncertainty_b__gte=0), name="method_channel_uncertainty_non_negative"),
+            models.CheckConstraint(
+                condition=Q(lod__isnull=True) | Q(loq__isnull=True) | Q(loq__gte=models.F("lod")), name="method_channel_loq_not_below_lod"
+            ),
+            models.CheckConstraint(
+                condition=Q(uncertainty_a__gte=0) & Q(uncertainty_b__gte=0), name="method_channel_uncertainty_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -224,7 +232,9 @@ class CertifiedValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["material", "element"], name="certified_value_unique_element"),
             models.CheckConstraint(condition=Q(value__gte=0), name="certified_value_non_negative"),
-            models.CheckConstraint(condition=Q(expanded_uncertainty__isnull=True) | Q(expanded_uncertainty__gte=0), name="certified_uncertainty_non_negative"),
+            models.CheckConstraint(
+                condition=Q(expanded_uncertainty__isnull=True) | Q(expanded_uncertainty__gte=0), name="certified_uncertainty_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:

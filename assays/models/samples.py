@@ -81,7 +81,9 @@ class CustodyEvent(models.Model):
             models.CheckConstraint(condition=Q(kind__in=CustodyEventKind.values), name="custody_event_kind_valid"),
             # A shipment goes somewhere named: a site or a partner, not both.
             models.CheckConstraint(
-                condition=~Q(kind=CustodyEventKind.SHIPPED) | Q(to_site__isnull=False, to_partner__isnull=True) | Q(to_site__isnull=True, to_partner__isnull=False),
+                condition=~Q(kind=CustodyEventKind.SHIPPED)
+                | Q(to_site__isnull=False, to_partner__isnull=True)
+                | Q(to_site__isnull=True, to_partner__isnull=False),
                 name="custody_shipment_has_one_destination",
             ),
         ]

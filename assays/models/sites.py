@@ -75,4 +75,3 @@ class PartnerMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} for {self.partner.code}"
-

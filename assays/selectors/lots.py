@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from assays.errors import NotFoundError
@@ -10,7 +10,7 @@ from assays.models import Lot
 from assays.selectors.scoping import lot_visibility
 
 
-def lot_list(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Lot]:
+def lot_list(*, actor: User | AnonymousUser) -> QuerySet[Lot]:
     return (
         Lot.objects.filter(lot_visibility(actor=actor))
         .distinct()
@@ -19,7 +19,7 @@ def lot_list(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Lot]:
     )
 
 
-def lot_get(*, actor: AbstractBaseUser | AnonymousUser, code: str) -> Lot:
+def lot_get(*, actor: User | AnonymousUser, code: str) -> Lot:
     """One visible lot; an invisible one is reported exactly like a missing one."""
     lot = lot_list(actor=actor).filter(code=code).first()
     if lot is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from assays.errors import NotFoundError
@@ -11,7 +11,7 @@ from assays.roles import is_cross_site, is_staff_member
 from assays.selectors.scoping import lot_visibility, visible_sites
 
 
-def sample_list(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Sample]:
+def sample_list(*, actor: User | AnonymousUser) -> QuerySet[Sample]:
     if is_staff_member(actor) and not is_cross_site(actor):
         # A sample belongs to a site of its own (it may travel); staff see their sites' samples.
         scope = Sample.objects.filter(site__in=visible_sites(actor=actor))
@@ -20,7 +20,7 @@ def sample_list(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Sample]:
     return scope.distinct().select_related("lot", "site").order_by("code")
 
 
-def sample_get(*, actor: AbstractBaseUser | AnonymousUser, code: str) -> Sample:
+def sample_get(*, actor: User | AnonymousUser, code: str) -> Sample:
     sample = sample_list(actor=actor).filter(code=code.strip().upper()).first()
     if sample is None:
         raise NotFoundError(f"no sample {code!r}")

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
 from assays.models import Partner, PartnerMembership, Site
 from assays.roles import is_cross_site, is_partner_user, is_staff_member
 
 
-def visible_sites(*, actor: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
+def visible_sites(*, actor: User | AnonymousUser) -> QuerySet[Site]:
     """The sites whose records a staff user sees: all of them for cross-site roles."""
     if not is_staff_member(actor) and not getattr(actor, "is_superuser", False):
         return Site.objects.none()
     if is_cross_site(actor):
         return Site.objects.all()
-    return Site.objects.filter(memberships__user=actor)
+    return Site.objects.filter(memberships__user_id=actor.pk)
 
 
-def acting_partner(*, actor: AbstractBaseUser | AnonymousUser) -> Partner | None:
+def acting_partner(*, actor: User | AnonymousUser) -> Partner | None:
     """The partner a partner user acts for, or None for anyone else."""
     if not is_partner_user(actor):
         return None
-    membership = PartnerMembership.objects.select_related("partner").filter(user=actor).first()
+    membership = PartnerMembership.objects.select_related("partner").filter(user_id=actor.pk).first()
     return membership.partner if membership is not None else None
 
 
-def lot_visibility(*, actor: AbstractBaseUser | AnonymousUser, prefix: str = "") -> Q:
+def lot_visibility(*, actor: User | AnonymousUser, prefix: str = "") -> Q:
     """A filter on Lot (or on a model reaching Lot through ``prefix``) for what ``actor`` may see.
 
     Staff: lots of their sites (all sites for cross-site roles). Partner users: lots their partner

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -49,7 +49,7 @@ def changed_values(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple
     return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
 
 
-def actor_label(actor: AbstractBaseUser | None) -> str:
+def actor_label(actor: User | None) -> str:
     if actor is None:
         return SYSTEM_ACTOR_LABEL
     return actor.get_username() or SYSTEM_ACTOR_LABEL
@@ -57,7 +57,7 @@ def actor_label(actor: AbstractBaseUser | None) -> str:
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: AuditAction,
     instance: models.Model,
     reason: str = "",
@@ -83,6 +83,6 @@ def audit_record(
     )
 
 
-def audited_context(*, actor: AbstractBaseUser | None, reason: str = "", **extra: Any) -> Any:
+def audited_context(*, actor: User | None, reason: str = "", **extra: Any) -> Any:
     """pghistory context for a service call (PostgreSQL row history), a no-op elsewhere."""
     return history_context(user=actor.pk if actor is not None else None, actor=actor_label(actor), reason=reason, **extra)

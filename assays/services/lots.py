@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Sum
 
@@ -18,7 +18,7 @@ from assays.services.audit import audit_record, audited_context, snapshot
 @transaction.atomic
 def lot_create(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     code: str,
     site: Site,
     kind: LotKind | str,
@@ -60,7 +60,7 @@ def lot_create(
 
 
 @transaction.atomic
-def lot_transition(*, actor: AbstractBaseUser | None, lot: Lot, to: LotStatus | str, reason: str) -> Lot:
+def lot_transition(*, actor: User | None, lot: Lot, to: LotStatus | str, reason: str) -> Lot:
     """Move a lot through its state machine, under a row lock so two workers cannot race."""
     if not reason.strip():
         raise DomainError("a lot's state changes only with a reason")
@@ -70,12 +70,19 @@ def lot_transition(*, actor: AbstractBaseUser | None, lot: Lot, to: LotStatus | 
     with audited_context(actor=actor, reason=reason):
         locked.status = to
         locked.save(update_fields=["status"])
-        audit_record(actor=actor, action=AuditAction.TRANSITION, instance=locked, reason=reason, before=before, after=snapshot(locked, fields=["status"]))
+        audit_record(
+            actor=actor,
+            action=AuditAction.TRANSITION,
+            instance=locked,
+            reason=reason,
+            before=before,
+            after=snapshot(locked, fields=["status"]),
+        )
     return locked
 
 
 @transaction.atomic
-def lot_input_add(*, actor: AbstractBaseUser | None, input_lot: Lot, output_lot: Lot, mass_used_kg: Decimal, reason: str = "") -> LotInput:
+def lot_input_add(*, actor: User | None, input_lot: Lot, output_lot: Lot, mass_used_kg: Decimal, reason: str = "") -> LotInput:
     """Record that ``mass_used_kg`` of ``input_lot`` went into ``output_lot``.
 
     The input lot is locked so that two edges cannot together consume more than it holds.
@@ -86,7 +93,9 @@ def lot_input_add(*, actor: AbstractBaseUser | None, input_lot: Lot, output_lot:
     if locked_input.mass_kg is not None:
         used = LotInput.objects.filter(input_lot=locked_input).aggregate(total=Sum("mass_used_kg"))["total"] or Decimal(0)
         if used + mass_used_kg > locked_input.mass_kg:
-            raise DomainError(f"{locked_input} holds {locked_input.mass_kg} kg; {used} kg already used, {mass_used_kg} kg more would exceed it")
+            raise DomainError(
+                f"{locked_input} holds {locked_input.mass_kg} kg; {used} kg already used, {mass_used_kg} kg more would exceed it"
+            )
     with audited_context(actor=actor, reason=reason):
         edge = LotInput.objects.create(input_lot=locked_input, output_lot=output_lot, mass_used_kg=mass_used_kg)
         audit_record(actor=actor, action=AuditAction.CREATE, instance=edge, reason=reason, after=snapshot(edge))
@@ -94,7 +103,9 @@ def lot_input_add(*, actor: AbstractBaseUser | None, input_lot: Lot, output_lot:
 
 
 @transaction.atomic
-def lot_allocate(*, actor: AbstractBaseUser | None, lot: Lot, customer: Partner, mass_kg: Decimal, reference: str = "", reason: str = "") -> LotAllocation:
+def lot_allocate(
+    *, actor: User | None, lot: Lot, customer: Partner, mass_kg: Decimal, reference: str = "", reason: str = ""
+) -> LotAllocation:
     """Allocate part of a product lot to a customer, never more than the lot holds in total."""
     locked = Lot.objects.select_for_update().get(pk=lot.pk)
     if locked.kind != LotKind.PRODUCT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ def normalise_sample_code(raw: str) -> str:
 @transaction.atomic
 def sample_register(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     code: str,
     lot: Lot,
     site: Site | None = None,
@@ -50,7 +50,9 @@ def sample_register(
             registered_by=actor if actor is not None and actor.pk is not None else None,
         )
         audit_record(actor=actor, action=AuditAction.CREATE, instance=sample, reason=reason, after=snapshot(sample))
-        custody = CustodyEvent.objects.create(sample=sample, kind=CustodyEventKind.REGISTERED, at=timezone.now(), actor=sample.registered_by, to_location=sample.site.name)
+        custody = CustodyEvent.objects.create(
+            sample=sample, kind=CustodyEventKind.REGISTERED, at=timezone.now(), actor=sample.registered_by, to_location=sample.site.name
+        )
         audit_record(actor=actor, action=AuditAction.CREATE, instance=custody, reason=reason, after=snapshot(custody))
     return sample
 
@@ -58,7 +60,7 @@ def sample_register(
 @transaction.atomic
 def custody_event_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     sample: Sample,
     kind: CustodyEventKind | str,
     from_location: str = "",
