@@ -11,18 +11,18 @@ from assays.roles import is_cross_site, is_partner_user, is_staff_member
 
 def visible_sites(*, actor: User | AnonymousUser) -> QuerySet[Site]:
     """The sites whose records a staff user sees: all of them for cross-site roles."""
-    if not is_staff_member(actor) and not getattr(actor, "is_superuser", False):
+    if isinstance(actor, AnonymousUser) or not (is_staff_member(actor) or actor.is_superuser):
         return Site.objects.none()
     if is_cross_site(actor):
         return Site.objects.all()
-    return Site.objects.filter(memberships__user_id=actor.pk)
+    return Site.objects.filter(memberships__user=actor)
 
 
 def acting_partner(*, actor: User | AnonymousUser) -> Partner | None:
     """The partner a partner user acts for, or None for anyone else."""
-    if not is_partner_user(actor):
+    if isinstance(actor, AnonymousUser) or not is_partner_user(actor):
         return None
-    membership = PartnerMembership.objects.select_related("partner").filter(user_id=actor.pk).first()
+    membership = PartnerMembership.objects.select_related("partner").filter(user=actor).first()
     return membership.partner if membership is not None else None
 
 
