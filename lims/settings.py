@@ -230,6 +230,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; each choice set gets a component named after its enum.
+    "ENUM_NAME_OVERRIDES": {
+        "LotKindEnum": "assays.models.lots.LotKind",
+        "LotStatusEnum": "assays.models.lots.LotStatus",
+        "SampleStatusEnum": "assays.models.samples.SampleStatus",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------

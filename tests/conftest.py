@@ -19,13 +19,15 @@ from assays.models import Partner, PartnerKind, Site
 from assays.roles import Role
 from tests.factories import PartnerFactory, SiteFactory, UserFactory
 
+pytest_plugins = ["tests.plugins.append_only"]
+
 REQUIRE_SERVICES = os.environ.get("LIMS_REQUIRE_SERVICES", "") == "1"
 CHROMIUM = os.environ.get("LIMS_CHROMIUM") or shutil.which("chromium") or ""
 
 
 def _missing_service_reason(marker: str) -> str | None:
     if marker == "postgres" and not settings.USES_POSTGRESQL:
-        return "needs PostgreSQL: set DATABASE_URL (make test-services, or CI)"
+        return "needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)"
     if marker == "redis" and settings.CELERY_TASK_ALWAYS_EAGER:
         return "needs a Redis broker and a real worker: set CELERY_BROKER_URL"
     if marker == "browser":

@@ -10,14 +10,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from assays.models import (
+    Acquisition,
+    Analyte,
+    Basis,
+    Element,
     Instrument,
     Lot,
     LotKind,
+    Measurement,
     Method,
     Partner,
     PartnerKind,
     PartnerMembership,
     Product,
+    Run,
     Sample,
     Site,
     SiteMembership,
@@ -125,3 +131,50 @@ class MethodFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"M-{n}")
     name = "REE impurities in REO by ICP-MS"
     technique = Technique.ICP_MS
+
+
+class AnalyteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Analyte
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"146Nd [He #{n}]")
+    # Elements are reference data (migration 0002), never made up by a test.
+    element = factory.LazyFunction(lambda: Element.objects.get(symbol="Nd"))
+    technique = Technique.ICP_MS
+    isotope_mass = 146
+    cell_mode = "He"
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Run
+
+    site = factory.SubFactory(SiteFactory)
+    instrument = factory.SubFactory(InstrumentFactory, site=factory.SelfAttribute("..site"))
+    method = factory.SubFactory(MethodFactory)
+    analyst = factory.SubFactory(UserFactory)
+    source_filename = factory.Sequence(lambda n: f"run-{n:04d}.csv")
+    source_sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    source_format = "agilent-masshunter-csv"
+
+
+class AcquisitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Acquisition
+
+    run = factory.SubFactory(RunFactory)
+    sequence = factory.Sequence(lambda n: n + 1)
+    label = factory.Sequence(lambda n: f"Sample {n}")
+    sample = None
+
+
+class MeasurementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Measurement
+
+    acquisition = factory.SubFactory(AcquisitionFactory)
+    analyte = factory.SubFactory(AnalyteFactory)
+    value = 12.5
+    unit = "µg/L"
+    basis = Basis.SOLUTION

@@ -19,7 +19,10 @@ SAMPLE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
 
 
 def normalise_sample_code(raw: str) -> str:
-    code = raw.strip().upper()
+    code = raw.strip()
+    # ASCII is checked before upper-casing: 'ß'.upper() is 'SS' and 'ﬁ'.upper() is 'FI', which
+    # would quietly give a sample an id other than the one typed.
+    code = code.upper() if code.isascii() else ""
     if not SAMPLE_CODE.fullmatch(code):
         raise DomainError(f"sample id {raw!r}: use 1-40 letters, digits, '-', '.' or '_', starting with a letter or digit")
     return code
@@ -38,9 +41,19 @@ def sample_register(
     dilution_factor: Decimal = Decimal(1),
     reason: str = "",
 ) -> Sample:
+    code = normalise_sample_code(code)
+    # The database's constraints, checked first so the caller gets a message, not an IntegrityError.
+    if Sample.objects.filter(code=code).exists():
+        raise DomainError(f"sample id {code!r} is already registered")
+    if sample_type not in SampleType.values:
+        raise DomainError(f"unknown sample type {sample_type!r}")
+    if (sample_mass_g is not None and sample_mass_g <= 0) or (final_volume_ml is not None and final_volume_ml <= 0):
+        raise DomainError("a sample's mass and final volume must be positive")
+    if dilution_factor < 1:
+        raise DomainError("a dilution factor is at least 1")
     with audited_context(actor=actor, reason=reason):
         sample = Sample.objects.create(
-            code=normalise_sample_code(code),
+            code=code,
             lot=lot,
             site=site or lot.site,
             sample_type=sample_type,
@@ -49,6 +62,8 @@ def sample_register(
             dilution_factor=dilution_factor,
             registered_by=actor if actor is not None and actor.pk is not None else None,
         )
+        # Audit what the database stored: decimals come back rounded to the column's places.
+        sample.refresh_from_db()
         audit_record(actor=actor, action=AuditAction.CREATE, instance=sample, reason=reason, after=snapshot(sample))
         custody = CustodyEvent.objects.create(
             sample=sample, kind=CustodyEventKind.REGISTERED, at=timezone.now(), actor=sample.registered_by, to_location=sample.site.name
@@ -71,6 +86,8 @@ def custody_event_record(
     note: str = "",
 ) -> CustodyEvent:
     """Record a hand-over. A shipment names its destination (a site or a partner) and carrier."""
+    if kind not in CustodyEventKind.values:
+        raise DomainError(f"unknown custody event {kind!r}")
     if kind == CustodyEventKind.SHIPPED and (to_site is None) == (to_partner is None):
         raise DomainError("a shipment goes to exactly one site or one partner")
     with audited_context(actor=actor, reason=note):

@@ -1,7 +1,53 @@
+"""What every page's frame shows: the navigation and who is signed in (name, roles, sites)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
+
+from assays.roles import is_cross_site, is_partner_user, is_staff_member, roles_of
+from assays.selectors.scoping import acting_partner, visible_sites
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    active: bool
+
+
+# The page names each entry covers, so a lot's page keeps "Lots" highlighted.
+_SECTIONS = {"dashboard": {"dashboard"}, "lots": {"lot_list", "lot_detail"}}
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    return {}
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    match = request.resolver_match
+    current = match.url_name if match is not None and match.namespace == "web" else None
+
+    def item(label: str, section: str, url_name: str) -> NavItem:
+        return NavItem(label=label, url=reverse(url_name), active=current in _SECTIONS[section])
+
+    roles = sorted(role.value for role in roles_of(user))
+    if is_staff_member(user) or user.is_superuser:
+        nav = [item("Dashboard", "dashboard", "web:dashboard"), item("Lots", "lots", "web:lot_list")]
+        if is_cross_site(user):
+            affiliation = "All sites"
+        else:
+            affiliation = ", ".join(visible_sites(actor=user).values_list("code", flat=True)) or "No site"
+    elif is_partner_user(user):
+        nav = [item("Our lots", "dashboard", "web:dashboard")]
+        partner = acting_partner(actor=user)
+        affiliation = partner.name if partner is not None else "No partner"
+    else:
+        nav, affiliation = [], ""
+    return {
+        "nav_items": nav,
+        "nav_roles": roles or (["Superuser"] if user.is_superuser else []),
+        "nav_affiliation": affiliation,
+    }

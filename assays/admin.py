@@ -1,0 +1,648 @@
+"""The Django admin: master data for lab admins; regulated records shown read-only.
+
+Regulated records (lots, genealogy, allocations, samples, custody, runs, results, flags,
+assessments, certificates, the audit trail) change only through the services, which audit every
+change; here they can be searched and read, never added, changed or deleted, by anyone.
+
+Who sees what follows the permission matrix (``assays.permissions``), not Django's per-model
+permissions: master data needs ``manage_master_data``, accounts ``manage_users``, specifications
+``manage_specs`` to change. The admin lists records unscoped by site, so regulated records are
+shown only to those who may see all sites anyway. ``is_staff`` only opens the door.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+
+from assays.chemistry.channels import channel_code
+from assays.chemistry.oxides import parse_oxide
+from assays.models import (
+    Acquisition,
+    Analyte,
+    AuditAction,
+    AuditEvent,
+    Certificate,
+    CertifiedValue,
+    ChannelRole,
+    CustodyEvent,
+    Element,
+    Flag,
+    Instrument,
+    Lot,
+    LotAllocation,
+    LotAssessment,
+    LotInput,
+    Measurement,
+    Method,
+    MethodChannel,
+    Oxide,
+    Partner,
+    PartnerMembership,
+    Product,
+    ReferenceMaterial,
+    Run,
+    Sample,
+    Site,
+    SiteMembership,
+    Specification,
+    SpecificationStatus,
+    WorkerHeartbeat,
+)
+from assays.permissions import Capability, can
+from assays.services.audit import audit_record, audited_context, changed_values, snapshot
+
+if TYPE_CHECKING:
+    # django-stubs makes these generic; at runtime they are not subscriptable.
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _TabularInline = admin.TabularInline[Any, Any]
+    _ModelForm = forms.ModelForm[Any]
+    _InlineFormSet = BaseInlineFormSet[Any, Any, Any]
+    _UserAdmin = UserAdmin[User]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _TabularInline = admin.TabularInline
+    _ModelForm = forms.ModelForm
+    _InlineFormSet = BaseInlineFormSet
+    _UserAdmin = UserAdmin
+
+admin.site.site_header = "REO assay LIMS administration"
+admin.site.site_title = "REO assay LIMS admin"
+admin.site.index_title = "Master data (regulated records are read-only here)"
+
+
+def _allowed(request: HttpRequest, *capabilities: Capability) -> bool:
+    """Every capability named, for an active staff user (the admin's own door)."""
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    return all(can(user, capability) for capability in capabilities)
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+# --- Base classes -----------------------------------------------------------------------------
+
+
+class MasterDataAdmin(_ModelAdmin):
+    """Editable by whoever holds ``capability``; Django's change log records each edit."""
+
+    capability = Capability.MANAGE_MASTER_DATA
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Rows that other records rely on are PROTECTed: the admin then lists them instead of deleting.
+        return _allowed(request, self.capability)
+
+
+class MasterDataInline(_TabularInline):
+    capability = Capability.MANAGE_MASTER_DATA
+    extra = 0
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, self.capability)
+
+
+# Listed unscoped by site: only for those who may see every site.
+REGULATED_VIEW = (Capability.VIEW_ALL_SITE_LOTS,)
+
+
+class RegulatedRecordAdmin(_ModelAdmin):
+    """View only, for everyone: these records change through the services and their audit trail."""
+
+    view_capabilities: tuple[Capability, ...] = REGULATED_VIEW
+    show_full_result_count = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, *self.view_capabilities)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, *self.view_capabilities)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(_TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Non-editable columns (auto timestamps) can only be shown as read-only fields.
+        return self.fields or ()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, *REGULATED_VIEW)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Reference data ---------------------------------------------------------------------------
+
+
+@admin.register(Element)
+class ElementAdmin(MasterDataAdmin):
+    list_display = ("symbol", "name", "atomic_number", "atomic_weight", "is_rare_earth")
+    list_filter = ("is_rare_earth",)
+    search_fields = ("symbol", "name")
+
+
+class OxideForm(_ModelForm):
+    class Meta:
+        model = Oxide
+        fields = ("formula", "element", "metal_atoms", "oxygen_atoms", "is_conventional")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        formula, element = cleaned.get("formula"), cleaned.get("element")
+        if not formula:
+            return cleaned
+        try:
+            parsed = parse_oxide(formula)
+        except ValueError as error:
+            raise ValidationError({"formula": str(error)}) from error
+        # The factor is computed from the formula: the stored element and atom counts must agree.
+        if element is not None and (parsed.element, parsed.metal_atoms, parsed.oxygen_atoms) != (
+            element.symbol,
+            cleaned.get("metal_atoms"),
+            cleaned.get("oxygen_atoms"),
+        ):
+            raise ValidationError(
+                f"{formula} means element {parsed.element}, {parsed.metal_atoms} metal atom(s), {parsed.oxygen_atoms} oxygen atom(s)."
+            )
+        return cleaned
+
+
+@admin.register(Oxide)
+class OxideAdmin(MasterDataAdmin):
+    form = OxideForm
+    list_display = ("formula", "element", "metal_atoms", "oxygen_atoms", "is_conventional", "factor_display")
+    list_filter = ("is_conventional", "element__is_rare_earth")
+    search_fields = ("formula", "element__symbol")
+    list_select_related = ("element",)
+    readonly_fields = ("factor_display",)
+
+    @admin.display(description="gravimetric factor (computed)")
+    def factor_display(self, obj: Oxide) -> str:
+        if not obj.formula:
+            return "—"
+        try:
+            return f"{obj.factor:.6f}"
+        except ValueError:
+            return "—"
+
+
+class AnalyteForm(_ModelForm):
+    """The code is derived from the channel's parts, so one channel has one spelling."""
+
+    class Meta:
+        model = Analyte
+        fields = ("element", "technique", "isotope_mass", "cell_mode", "q1_mass", "q2_mass", "wavelength_nm", "view", "name")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if self.errors:
+            return cleaned
+        element = cleaned.get("element")
+        try:
+            code = channel_code(
+                element=element.symbol if element is not None else None,
+                isotope_mass=cleaned.get("isotope_mass"),
+                cell_mode=cleaned.get("cell_mode") or "",
+                q1_mass=cleaned.get("q1_mass"),
+                q2_mass=cleaned.get("q2_mass"),
+                wavelength_nm=cleaned.get("wavelength_nm"),
+                view=cleaned.get("view") or "",
+                name=cleaned.get("name") or "",
+            )
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        if len(code) > Analyte._meta.get_field("code").max_length:  # type: ignore[operator]
+            raise ValidationError(f"channel code {code!r} is too long")
+        if Analyte.objects.filter(code=code).exclude(pk=self.instance.pk).exists():
+            raise ValidationError(f"the channel {code!r} exists already")
+        self.instance.code = code
+        return cleaned
+
+
+@admin.register(Analyte)
+class AnalyteAdmin(MasterDataAdmin):
+    form = AnalyteForm
+    list_display = ("code", "element", "technique", "isotope_mass", "cell_mode", "wavelength_nm", "view")
+    list_filter = ("technique", "element__is_rare_earth", "cell_mode")
+    search_fields = ("code", "name", "element__symbol")
+    list_select_related = ("element",)
+    readonly_fields = ("code",)
+
+
+@admin.register(Product)
+class ProductAdmin(MasterDataAdmin):
+    list_display = ("code", "name", "main_oxides_display")
+    search_fields = ("code", "name")
+    filter_horizontal = ("main_oxides",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return super().get_queryset(request).prefetch_related("main_oxides")
+
+    @admin.display(description="main oxides")
+    def main_oxides_display(self, obj: Product) -> str:
+        return ", ".join(oxide.formula for oxide in obj.main_oxides.all())
+
+
+@admin.register(Specification)
+class SpecificationAdmin(MasterDataAdmin):
+    """Specifications decide what "conforming" means: viewed by lab admins, changed only by those
+    who may manage specs (QA managers), and only while draft. Each change is audited."""
+
+    capability = Capability.MANAGE_SPECS
+    list_display = ("product", "version", "grade", "status", "source", "effective_from")
+    list_filter = ("status", "product")
+    search_fields = ("product__code", "grade", "source")
+    list_select_related = ("product",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, Capability.MANAGE_SPECS) or _allowed(request, Capability.MANAGE_MASTER_DATA)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, Capability.MANAGE_SPECS) and (obj is None or obj.status == SpecificationStatus.DRAFT)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Specification, form: Any, change: Any) -> None:
+        actor = _actor(request)
+        before = snapshot(Specification.objects.get(pk=obj.pk)) if change else None
+        # The admin's change view runs in a transaction: the change and its audit event land together.
+        with audited_context(actor=actor, reason="admin"):
+            super().save_model(request, obj, form, change)
+            if before is None:
+                audit_record(actor=actor, action=AuditAction.CREATE, instance=obj, reason="admin", after=snapshot(obj))
+                return
+            old, new = changed_values(before, snapshot(obj))
+            if new:
+                audit_record(actor=actor, action=AuditAction.UPDATE, instance=obj, reason="admin", before=old, after=new)
+
+    def delete_model(self, request: HttpRequest, obj: Specification) -> None:
+        actor = _actor(request)
+        with audited_context(actor=actor, reason="admin"):
+            audit_record(actor=actor, action=AuditAction.DELETE, instance=obj, reason="admin", before=snapshot(obj))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Specification]) -> None:
+        for spec in queryset:
+            self.delete_model(request, spec)
+
+
+# --- Instruments, methods, reference materials ------------------------------------------------
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(MasterDataAdmin):
+    list_display = ("code", "name", "site", "technique", "vendor", "model", "software_applies_dilution_factor", "is_active")
+    list_filter = ("site", "technique", "is_active")
+    search_fields = ("code", "name", "vendor", "model", "serial_number")
+    list_select_related = ("site",)
+
+
+class MethodChannelForm(_ModelForm):
+    class Meta:
+        model = MethodChannel
+        fields = ("analyte", "role", "unit", "lod", "loq", "uncertainty_a", "uncertainty_b")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        analyte = cleaned.get("analyte")
+        if analyte is not None:
+            # Repeated from the analyte so the database can hold "one reporting channel per element".
+            self.instance.element = analyte.element
+        return cleaned
+
+
+class MethodChannelFormSet(_InlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # The database's one-reporting-channel-per-element rule, said here as a form error rather
+        # than an integrity error (all of the method's channels are in this formset).
+        reporting: dict[int, str] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE"):
+                continue
+            analyte, role = data.get("analyte"), data.get("role")
+            if analyte is None or analyte.element_id is None or role != ChannelRole.REPORTING:
+                continue
+            if analyte.element_id in reporting:
+                raise ValidationError(
+                    f"{analyte.code} and {reporting[analyte.element_id]} are both reporting channels of one element; "
+                    "make one of them confirmatory."
+                )
+            reporting[analyte.element_id] = analyte.code
+
+
+class MethodChannelInline(MasterDataInline):
+    model = MethodChannel
+    form = MethodChannelForm
+    formset = MethodChannelFormSet
+    autocomplete_fields = ("analyte",)
+    fields = ("analyte", "role", "unit", "lod", "loq", "uncertainty_a", "uncertainty_b")
+
+
+@admin.register(Method)
+class MethodAdmin(MasterDataAdmin):
+    list_display = ("code", "name", "technique", "standard", "is_manual")
+    list_filter = ("technique", "is_manual")
+    search_fields = ("code", "name", "standard")
+    inlines = (MethodChannelInline,)
+
+
+class CertifiedValueInline(MasterDataInline):
+    model = CertifiedValue
+    fields = ("element", "value", "expanded_uncertainty", "unit")
+
+
+@admin.register(ReferenceMaterial)
+class ReferenceMaterialAdmin(MasterDataAdmin):
+    list_display = ("name", "lot_number", "producer", "expires_on")
+    search_fields = ("name", "lot_number", "producer")
+    inlines = (CertifiedValueInline,)
+
+
+# --- Sites, partners, users -------------------------------------------------------------------
+
+
+@admin.register(Site)
+class SiteAdmin(MasterDataAdmin):
+    list_display = ("code", "name", "country", "is_default")
+    search_fields = ("code", "name")
+
+
+@admin.register(Partner)
+class PartnerAdmin(MasterDataAdmin):
+    list_display = ("code", "name", "kind", "country")
+    list_filter = ("kind", "country")
+    search_fields = ("code", "name")
+
+
+@admin.register(SiteMembership)
+class SiteMembershipAdmin(MasterDataAdmin):
+    capability = Capability.MANAGE_USERS
+    list_display = ("user", "site")
+    list_filter = ("site",)
+    search_fields = ("user__username", "site__code")
+    list_select_related = ("user", "site")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(PartnerMembership)
+class PartnerMembershipAdmin(MasterDataAdmin):
+    capability = Capability.MANAGE_USERS
+    list_display = ("user", "partner")
+    list_filter = ("partner",)
+    search_fields = ("user__username", "partner__code", "partner__name")
+    list_select_related = ("user", "partner")
+    autocomplete_fields = ("user",)
+
+
+class SiteMembershipInline(MasterDataInline):
+    capability = Capability.MANAGE_USERS
+    model = SiteMembership
+    verbose_name = "site membership"
+
+
+class PartnerMembershipInline(MasterDataInline):
+    capability = Capability.MANAGE_USERS
+    model = PartnerMembership
+    verbose_name = "acts for partner"
+    max_num = 1
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class LimsUserAdmin(_UserAdmin):
+    """Accounts, their roles (groups) and memberships. Only a superuser touches superusers or
+    grants superuser status and raw permissions: a lab admin cannot promote anyone past itself."""
+
+    inlines = (SiteMembershipInline, PartnerMembershipInline)
+    list_display = ("username", "first_name", "last_name", "email", "roles_display", "is_staff", "is_active")
+    list_filter = ("groups", "is_staff", "is_active")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="roles")
+    def roles_display(self, obj: User) -> str:
+        return ", ".join(sorted(group.name for group in obj.groups.all()))
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Memberships are set once the account exists (the add form asks for credentials only).
+        return self.inlines if obj is not None else ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "user_permissions", "last_login", "date_joined")
+        return fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, Capability.MANAGE_USERS)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, Capability.MANAGE_USERS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, Capability.MANAGE_USERS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return _allowed(request, Capability.MANAGE_USERS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A user who appears in the audit trail is PROTECTed: deactivate instead.
+        return self.has_change_permission(request, obj)
+
+
+# --- Regulated records (read-only) ------------------------------------------------------------
+
+
+class LotInputInline(ReadOnlyInline):
+    model = LotInput
+    fk_name = "output_lot"
+    verbose_name = "input lot"
+    verbose_name_plural = "inputs (genealogy)"
+    fields = ("input_lot", "mass_used_kg")
+
+
+class LotAllocationInline(ReadOnlyInline):
+    model = LotAllocation
+    fields = ("customer", "mass_kg", "reference", "allocated_at")
+
+
+class SampleInline(ReadOnlyInline):
+    model = Sample
+    fields = ("code", "sample_type", "status", "sample_mass_g", "final_volume_ml", "dilution_factor")
+
+
+@admin.register(Lot)
+class LotAdmin(RegulatedRecordAdmin):
+    list_display = ("code", "kind", "product", "site", "status", "mass_kg", "supplier", "is_recycled", "created_at")
+    list_filter = ("kind", "status", "site", "product", "magnet_chemistry", "feedstock_type", "is_recycled")
+    search_fields = ("code", "supplier__name", "supplier__code")
+    list_select_related = ("product", "site", "supplier")
+    date_hierarchy = "created_at"
+    inlines = (LotInputInline, LotAllocationInline, SampleInline)
+
+
+@admin.register(LotInput)
+class LotInputAdmin(RegulatedRecordAdmin):
+    list_display = ("input_lot", "output_lot", "mass_used_kg")
+    search_fields = ("input_lot__code", "output_lot__code")
+    list_select_related = ("input_lot", "output_lot")
+
+
+@admin.register(LotAllocation)
+class LotAllocationAdmin(RegulatedRecordAdmin):
+    list_display = ("lot", "customer", "mass_kg", "reference", "allocated_at")
+    list_filter = ("customer",)
+    search_fields = ("lot__code", "customer__name", "customer__code", "reference")
+    list_select_related = ("lot", "customer")
+
+
+class CustodyEventInline(ReadOnlyInline):
+    model = CustodyEvent
+    fields = ("kind", "at", "actor", "from_location", "to_location", "to_site", "to_partner", "carrier_reference")
+
+
+@admin.register(Sample)
+class SampleAdmin(RegulatedRecordAdmin):
+    list_display = ("code", "lot", "site", "sample_type", "status", "sample_mass_g", "final_volume_ml", "dilution_factor", "registered_at")
+    list_filter = ("site", "sample_type", "status")
+    search_fields = ("code", "lot__code")
+    list_select_related = ("lot", "site")
+    date_hierarchy = "registered_at"
+    inlines = (CustodyEventInline,)
+
+
+@admin.register(CustodyEvent)
+class CustodyEventAdmin(RegulatedRecordAdmin):
+    list_display = ("sample", "kind", "at", "actor", "from_location", "to_location", "to_site", "to_partner", "carrier_reference")
+    list_filter = ("kind", "to_site", "to_partner")
+    search_fields = ("sample__code", "carrier_reference", "to_location", "from_location")
+    list_select_related = ("sample", "actor", "to_site", "to_partner")
+    date_hierarchy = "at"
+
+
+@admin.register(Run)
+class RunAdmin(RegulatedRecordAdmin):
+    list_display = ("id", "source_filename", "site", "instrument", "method", "analyst", "status", "imported_at")
+    list_filter = ("status", "site", "instrument", "method")
+    search_fields = ("source_filename", "source_sha256")
+    list_select_related = ("site", "instrument", "method", "analyst")
+    date_hierarchy = "imported_at"
+
+
+@admin.register(Acquisition)
+class AcquisitionAdmin(RegulatedRecordAdmin):
+    list_display = ("run", "sequence", "label", "sample", "qc_role", "acquired_at", "rejected_by_instrument")
+    list_filter = ("qc_role", "rejected_by_instrument")
+    search_fields = ("label", "sample__code", "run__source_filename")
+    list_select_related = ("run", "sample")
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(RegulatedRecordAdmin):
+    list_display = ("acquisition", "analyte", "qualifier", "value", "unit", "basis", "lod", "rsd_percent")
+    list_filter = ("basis", "qualifier")
+    search_fields = ("analyte__code", "acquisition__label", "acquisition__sample__code")
+    list_select_related = ("acquisition", "analyte")
+
+
+@admin.register(Flag)
+class FlagAdmin(RegulatedRecordAdmin):
+    list_display = ("kind", "lot", "run", "method", "status", "raised_at", "raised_by")
+    list_filter = ("kind", "status")
+    search_fields = ("lot__code", "run__source_filename", "method__code")
+    list_select_related = ("lot", "run", "method", "raised_by")
+    date_hierarchy = "raised_at"
+
+
+@admin.register(LotAssessment)
+class LotAssessmentAdmin(RegulatedRecordAdmin):
+    list_display = ("lot", "specification", "status", "assessed_at", "is_frozen")
+    list_filter = ("status", "is_frozen")
+    search_fields = ("lot__code", "inputs_fingerprint")
+    list_select_related = ("lot", "specification", "specification__product")
+
+
+@admin.register(Certificate)
+class CertificateAdmin(RegulatedRecordAdmin):
+    list_display = ("number", "revision", "lot", "customer", "issuing_site", "status", "issued_at")
+    list_filter = ("status", "issuing_site", "customer")
+    search_fields = ("number", "lot__code", "pdf_sha256")
+    list_select_related = ("lot", "customer", "issuing_site")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(RegulatedRecordAdmin):
+    view_capabilities = (*REGULATED_VIEW, Capability.VIEW_AUDIT_TRAIL)
+    list_display = ("at", "actor_label", "action", "entity", "object_repr", "reason")
+    list_filter = ("action", "entity")
+    search_fields = ("object_repr", "object_id", "actor_label", "reason")
+    date_hierarchy = "at"
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(RegulatedRecordAdmin):
+    """Written by the workers; shown so an admin can tell a dead pool from an idle one."""
+
+    list_display = ("hostname", "last_seen_at", "beats")

@@ -1,0 +1,812 @@
+"""A realistic, idempotent demonstration data set (``python manage.py seed_demo``).
+
+Two plants (Teesside, GB, the default site; Texas, US), three suppliers in three countries, NdFeB
+and SmCo feedstock, process genealogy into product lots of PrNd oxide, Nd2O3, Dy2O3 and Tb4O7,
+allocations to two customers, samples with their preparation and chain of custody, one user per
+role. Regulated records go through the same services as real use, so the audit trail reads as it
+would in production; master data is created directly, as a lab admin would in the admin.
+
+Every record is looked up by its natural key first and left alone when it exists, so a second run
+creates nothing and writes no audit event. Later issues extend the demo (runs, assessments,
+certificates) by adding steps to ``demo_seed`` that follow the same rule.
+
+The content is fictional: company names, serial numbers, order and carrier references.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from assays.chemistry.channels import channel_code
+from assays.errors import DomainError
+from assays.models import (
+    Analyte,
+    AuditAction,
+    CertifiedValue,
+    ChannelRole,
+    CustodyEvent,
+    CustodyEventKind,
+    Element,
+    FeedstockType,
+    Instrument,
+    Lot,
+    LotAllocation,
+    LotInput,
+    LotKind,
+    MagnetChemistry,
+    Method,
+    MethodChannel,
+    Oxide,
+    Partner,
+    PartnerKind,
+    PartnerMembership,
+    Product,
+    ReferenceMaterial,
+    Sample,
+    SampleType,
+    Site,
+    SiteMembership,
+    Specification,
+    SpecificationStatus,
+    Technique,
+)
+from assays.reference_data import reference_data_ensure
+from assays.roles import Role
+from assays.services.audit import audit_record, audited_context, snapshot
+from assays.services.lots import lot_allocate, lot_create, lot_input_add
+from assays.services.samples import custody_event_record, sample_register
+
+DEMO_REASON = "demo data (seed_demo)"
+SEED_ACTOR_USERNAME = "lab_admin"
+
+# --- Content ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    code: str
+    name: str
+    country: str
+    address: str
+    is_default: bool = False
+
+
+SITES: tuple[DemoSite, ...] = (
+    DemoSite("UK1", "Teesside magnet recycling plant", "GB", "Teesside, North Yorkshire, United Kingdom", is_default=True),
+    DemoSite("US1", "Texas magnet recycling and separation plant", "US", "Gulf Coast, Texas, United States"),
+)
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    code: str
+    name: str
+    kind: PartnerKind
+    country: str
+    what: str
+
+
+PARTNERS: tuple[DemoPartner, ...] = (
+    DemoPartner("RHEIN-EV", "Rheinland EV-Demontage GmbH", PartnerKind.SUPPLIER, "DE", "end-of-life NdFeB from EV traction motors"),
+    DemoPartner("KANTO-HDD", "Kanto HDD Recycling K.K.", PartnerKind.SUPPLIER, "JP", "NdFeB voice-coil magnets from hard-disk drives"),
+    DemoPartner("CASCADE-AERO", "Cascade Aerospace Alloys Inc.", PartnerKind.SUPPLIER, "US", "Sm2Co17 machining swarf"),
+    DemoPartner("LIBERTY-MAG", "Liberty Magnetics Corp.", PartnerKind.CUSTOMER, "US", "sintered NdFeB magnets for defence programmes"),
+    # A closed loop: the motor maker buys oxide and sends its own grinding swarf back.
+    DemoPartner("ALBION-EMOTORS", "Albion e-Motors Ltd", PartnerKind.BOTH, "GB", "EV traction motors; returns NdFeB swarf"),
+)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    first_name: str
+    last_name: str
+    sites: tuple[str, ...] = ()
+    partner: str = ""
+    is_staff: bool = False
+
+
+USERS: tuple[DemoUser, ...] = (
+    DemoUser("tech_uk", Role.TECHNICIAN, "Priya", "Shah", sites=("UK1",)),
+    DemoUser("tech_us", Role.TECHNICIAN, "Luis", "Garza", sites=("US1",)),
+    DemoUser("qa", Role.QA, "Fiona", "Grant", sites=("UK1",)),
+    DemoUser("qa_manager", Role.QA_MANAGER, "Daniel", "Okafor", sites=("UK1", "US1")),
+    # The admin opens only to is_staff users; the lab admin is also the demo's seeding actor.
+    DemoUser(SEED_ACTOR_USERNAME, Role.LAB_ADMIN, "Helen", "Marsh", sites=("UK1", "US1"), is_staff=True),
+    DemoUser("partner_liberty", Role.PARTNER_USER, "Jordan", "Reyes", partner="LIBERTY-MAG"),
+    DemoUser("partner_albion", Role.PARTNER_USER, "Tom", "Hughes", partner="ALBION-EMOTORS"),
+)
+
+
+def demo_password(username: str) -> str:
+    """The fixed password of a demo user in development mode, so the README can name it."""
+    return f"reo-demo-{username}"
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    code: str
+    name: str
+    main_oxides: tuple[str, ...]
+    spec_grade: str
+    spec_source: str
+
+
+PRODUCTS: tuple[DemoProduct, ...] = (
+    DemoProduct("ND2O3", "Neodymium oxide", ("Nd2O3",), "Nd2O3-1", "GB/T 5240-1992 (superseded edition), Table 2"),
+    DemoProduct("PRND", "Praseodymium-neodymium oxide (didymium)", ("Pr6O11", "Nd2O3"), "PrNd ≥ 99 % of TREO", "plant default"),
+    DemoProduct("DY2O3", "Dysprosium oxide", ("Dy2O3",), "3N", "plant default"),
+    DemoProduct("TB4O7", "Terbium oxide", ("Tb4O7",), "4N", "producer data sheet"),
+)
+SPEC_EFFECTIVE_FROM = dt.date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class DemoLot:
+    code: str
+    site: str
+    kind: LotKind
+    mass_kg: str
+    description: str
+    supplier: str = ""
+    feedstock_type: FeedstockType = FeedstockType.NONE
+    magnet_chemistry: MagnetChemistry = MagnetChemistry.NONE
+    received_on: dt.date | None = None
+    produced_on: dt.date | None = None
+    country_of_collection: str = ""
+    product: str = ""
+    country_of_separation: str = ""
+    country_of_oxide_production: str = ""
+    # (input lot code, kg of it used)
+    inputs: tuple[tuple[str, str], ...] = ()
+    # (customer code, kg, order reference)
+    allocations: tuple[tuple[str, str, str], ...] = ()
+
+
+# Masses follow a plausible balance: sintered NdFeB is ~31 % rare earths, so a tonne of magnet
+# gives ~360 kg of mixed oxide; EV magnets carry more Dy and Tb than hard-disk magnets.
+LOTS: tuple[DemoLot, ...] = (
+    # Teesside: NdFeB from EV motors (DE) and closed-loop swarf (GB) -> mixed oxide -> PrNd, Dy, Tb.
+    DemoLot(
+        "UK1-FS-26-0101",
+        "UK1",
+        LotKind.FEEDSTOCK,
+        "8000",
+        "End-of-life NdFeB rotor magnets from EV traction motors",
+        supplier="RHEIN-EV",
+        feedstock_type=FeedstockType.END_OF_LIFE_MAGNETS,
+        magnet_chemistry=MagnetChemistry.NDFEB,
+        received_on=dt.date(2026, 9, 8),
+        country_of_collection="DE",
+    ),
+    DemoLot(
+        "UK1-FS-26-0102",
+        "UK1",
+        LotKind.FEEDSTOCK,
+        "1500",
+        "NdFeB grinding swarf returned by a motor maker",
+        supplier="ALBION-EMOTORS",
+        feedstock_type=FeedstockType.MANUFACTURING_SWARF,
+        magnet_chemistry=MagnetChemistry.NDFEB,
+        received_on=dt.date(2026, 9, 15),
+        country_of_collection="GB",
+    ),
+    DemoLot(
+        "UK1-MREO-26-0101",
+        "UK1",
+        LotKind.INTERMEDIATE,
+        "3250",
+        "Mixed rare-earth oxide (calcined oxalate) from leach and precipitation",
+        magnet_chemistry=MagnetChemistry.NDFEB,
+        produced_on=dt.date(2026, 10, 2),
+        inputs=(("UK1-FS-26-0101", "7500"), ("UK1-FS-26-0102", "1500")),
+    ),
+    DemoLot(
+        "UK1-PRND-26-0101",
+        "UK1",
+        LotKind.PRODUCT,
+        "2400",
+        "PrNd oxide from solvent extraction",
+        product="PRND",
+        produced_on=dt.date(2026, 10, 20),
+        country_of_separation="GB",
+        country_of_oxide_production="GB",
+        inputs=(("UK1-MREO-26-0101", "2450"),),
+        allocations=(("ALBION-EMOTORS", "2000", "AEM-PO-5498"),),
+    ),
+    DemoLot(
+        "UK1-DY-26-0101",
+        "UK1",
+        LotKind.PRODUCT,
+        "300",
+        "Dy2O3 from the heavy rare-earth fraction",
+        product="DY2O3",
+        produced_on=dt.date(2026, 10, 27),
+        country_of_separation="GB",
+        country_of_oxide_production="GB",
+        inputs=(("UK1-MREO-26-0101", "320"),),
+        allocations=(("ALBION-EMOTORS", "250", "AEM-PO-5499"),),
+    ),
+    DemoLot(
+        "UK1-TB-26-0101",
+        "UK1",
+        LotKind.PRODUCT,
+        "40",
+        "Tb4O7 from the heavy rare-earth fraction",
+        product="TB4O7",
+        produced_on=dt.date(2026, 10, 29),
+        country_of_separation="GB",
+        country_of_oxide_production="GB",
+        inputs=(("UK1-MREO-26-0101", "45"),),
+        allocations=(("LIBERTY-MAG", "30", "LM-PO-26-0422"),),
+    ),
+    # Texas: hard-disk NdFeB (JP) -> mixed oxide -> Nd2O3 split between both customers;
+    # aerospace SmCo swarf (US) -> samarium oxalate concentrate.
+    DemoLot(
+        "US1-FS-26-0201",
+        "US1",
+        LotKind.FEEDSTOCK,
+        "6000",
+        "End-of-life NdFeB voice-coil magnets from hard-disk drives",
+        supplier="KANTO-HDD",
+        feedstock_type=FeedstockType.END_OF_LIFE_MAGNETS,
+        magnet_chemistry=MagnetChemistry.NDFEB,
+        received_on=dt.date(2026, 9, 10),
+        country_of_collection="JP",
+    ),
+    DemoLot(
+        "US1-FS-26-0202",
+        "US1",
+        LotKind.FEEDSTOCK,
+        "2500",
+        "Sm2Co17 machining swarf from aerospace actuator magnets",
+        supplier="CASCADE-AERO",
+        feedstock_type=FeedstockType.MANUFACTURING_SWARF,
+        magnet_chemistry=MagnetChemistry.SMCO,
+        received_on=dt.date(2026, 9, 22),
+        country_of_collection="US",
+    ),
+    DemoLot(
+        "US1-MREO-26-0201",
+        "US1",
+        LotKind.INTERMEDIATE,
+        "2050",
+        "Mixed rare-earth oxide (calcined oxalate)",
+        magnet_chemistry=MagnetChemistry.NDFEB,
+        produced_on=dt.date(2026, 10, 5),
+        inputs=(("US1-FS-26-0201", "5800"),),
+    ),
+    DemoLot(
+        "US1-SMOX-26-0201",
+        "US1",
+        LotKind.INTERMEDIATE,
+        "1400",
+        "Samarium oxalate concentrate after cobalt removal",
+        magnet_chemistry=MagnetChemistry.SMCO,
+        produced_on=dt.date(2026, 10, 9),
+        inputs=(("US1-FS-26-0202", "2400"),),
+    ),
+    DemoLot(
+        "US1-ND-26-0201",
+        "US1",
+        LotKind.PRODUCT,
+        "1450",
+        "Nd2O3 separated and calcined in the US",
+        product="ND2O3",
+        produced_on=dt.date(2026, 10, 23),
+        country_of_separation="US",
+        country_of_oxide_production="US",
+        inputs=(("US1-MREO-26-0201", "1500"),),
+        allocations=(("LIBERTY-MAG", "1000", "LM-PO-26-0417"), ("ALBION-EMOTORS", "400", "AEM-PO-5521")),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Digest of ``mass_g`` made up to ``volume_ml``, diluted ``dilution`` times further."""
+
+    mass_g: str
+    volume_ml: str
+    dilution: str
+
+
+# Oxides dissolve readily and are pure, so 0.1 g into 50 mL then x10 keeps the impurities above
+# LOQ; magnet scrap is 60-70 % iron, so it is diluted further to spare the cones.
+PREPARATION: dict[LotKind, tuple[Preparation, Preparation]] = {
+    LotKind.FEEDSTOCK: (Preparation("0.2503", "100", "100"), Preparation("0.2496", "100", "100")),
+    LotKind.INTERMEDIATE: (Preparation("0.1001", "100", "50"), Preparation("0.0998", "100", "50")),
+    LotKind.PRODUCT: (Preparation("0.1004", "50", "10"), Preparation("0.0997", "50", "10")),
+}
+
+
+@dataclass(frozen=True)
+class DemoSample:
+    code: str
+    lot: str
+    sample_type: SampleType
+    preparation: Preparation | None
+
+
+def _lot_samples(lot: DemoLot) -> tuple[DemoSample, ...]:
+    routine, duplicate = PREPARATION[lot.kind]
+    return (
+        DemoSample(f"{lot.code}-R1", lot.code, SampleType.ROUTINE, routine),
+        DemoSample(f"{lot.code}-D1", lot.code, SampleType.DUPLICATE, duplicate),
+        # A retain is kept as taken, for a re-test or a dispute: it has no preparation yet.
+        DemoSample(f"{lot.code}-RET", lot.code, SampleType.RETAIN, None),
+    )
+
+
+CUSTOMER_SAMPLE_CARRIER_REFERENCE = "FedEx 7781 2203 4410"
+SAMPLES: tuple[DemoSample, ...] = (
+    *(sample for lot in LOTS for sample in _lot_samples(lot)),
+    # Split retains sent to a customer for its own incoming inspection.
+    DemoSample("US1-ND-26-0201-C1", "US1-ND-26-0201", SampleType.RETAIN, None),
+    DemoSample("UK1-TB-26-0101-C1", "UK1-TB-26-0101", SampleType.RETAIN, None),
+)
+
+
+@dataclass(frozen=True)
+class DemoCustody:
+    sample: str
+    kind: CustodyEventKind
+    from_location: str = ""
+    to_location: str = ""
+    to_site: str = ""
+    to_partner: str = ""
+    carrier_reference: str = ""
+    note: str = ""
+
+
+def _custody_events() -> tuple[DemoCustody, ...]:
+    events: list[DemoCustody] = []
+    for sample in SAMPLES:
+        site = sample.code.split("-", 1)[0]
+        if sample.sample_type in {SampleType.ROUTINE, SampleType.DUPLICATE}:
+            events.append(DemoCustody(sample.code, CustodyEventKind.RECEIVED, f"{site} sampling point", f"{site} ICP-MS laboratory"))
+        elif not sample.code.endswith("-C1"):
+            store = f"{site} retain store, cabinet 3"
+            events.append(DemoCustody(sample.code, CustodyEventKind.TRANSFERRED, f"{site} sampling point", store))
+    events += [
+        DemoCustody(
+            "UK1-TB-26-0101-D1",
+            CustodyEventKind.SHIPPED,
+            "UK1 ICP-MS laboratory",
+            "US1 ICP-MS laboratory",
+            to_site="US1",
+            carrier_reference="DHL Express 4471 9032 18",
+            note="Inter-laboratory comparison of the Tb4O7 impurity method",
+        ),
+        *(
+            DemoCustody(
+                code,
+                CustodyEventKind.SHIPPED,
+                f"{code[:3]} sample dispatch",
+                "Liberty Magnetics incoming inspection",
+                to_partner="LIBERTY-MAG",
+                carrier_reference=CUSTOMER_SAMPLE_CARRIER_REFERENCE,
+                note="Demonstration samples for the customer's incoming inspection",
+            )
+            for code in ("US1-ND-26-0201-C1", "UK1-TB-26-0101-C1")
+        ),
+    ]
+    return tuple(events)
+
+
+CUSTODY_EVENTS = _custody_events()
+
+
+@dataclass(frozen=True)
+class DemoInstrument:
+    code: str
+    name: str
+    site: str
+    vendor: str
+    model: str
+    serial_number: str
+
+
+INSTRUMENTS: tuple[DemoInstrument, ...] = (
+    DemoInstrument("UK1-ICPMS-01", "Agilent 7900 ICP-MS", "UK1", "Agilent", "7900", "DEMO-7900-0117"),
+    DemoInstrument("US1-ICPMS-01", "Thermo iCAP RQ ICP-MS", "US1", "Thermo Fisher Scientific", "iCAP RQ", "DEMO-IRQ-0342"),
+)
+
+
+@dataclass(frozen=True)
+class DemoChannel:
+    element: str
+    isotope_mass: int
+    cell_mode: str
+    role: ChannelRole
+    lod: float  # µg/L in the measured solution
+    loq: float
+    uncertainty_a: float  # mg/kg
+    uncertainty_b: float  # relative
+
+
+def _ree(element: str, isotope_mass: int, lod: float = 0.002) -> DemoChannel:
+    # Rare earths are measured without gas: few interferences, best sensitivity.
+    return DemoChannel(element, isotope_mass, "No Gas", ChannelRole.REPORTING, lod, round(lod * 10 / 3, 4), 0.1, 0.05)
+
+
+def _he(element: str, isotope_mass: int, lod: float, role: ChannelRole = ChannelRole.REPORTING) -> DemoChannel:
+    # Helium KED removes the argide and oxide interferences on Fe, Ca, Ni, Cu, Zn.
+    return DemoChannel(element, isotope_mass, "He", role, lod, round(lod * 10 / 3, 4), 1.0, 0.08)
+
+
+METHOD_CODE = "ICPMS-REO-IMP"
+METHOD_NAME = "Rare-earth and non-rare-earth impurities in rare-earth oxides by ICP-MS"
+METHOD_STANDARD = "GB/T 18115 and GB/T 12690 (ICP-MS parts)"
+METHOD_CHANNELS: tuple[DemoChannel, ...] = (
+    _ree("Y", 89),
+    _ree("La", 139),
+    _ree("Ce", 140),
+    _ree("Pr", 141),
+    _ree("Nd", 146),
+    _ree("Sm", 147, lod=0.004),
+    _ree("Eu", 153),
+    _ree("Gd", 157, lod=0.004),
+    _ree("Tb", 159, lod=0.001),
+    _ree("Dy", 163, lod=0.003),
+    _ree("Ho", 165, lod=0.001),
+    _ree("Er", 166),
+    _ree("Tm", 169, lod=0.001),
+    _ree("Yb", 172, lod=0.003),
+    _ree("Lu", 175, lod=0.001),
+    _he("Al", 27, 0.2),
+    _he("Ca", 44, 1.5),
+    _he("Fe", 56, 0.3),
+    _he("Fe", 57, 1.0, ChannelRole.CONFIRMATORY),
+    _he("Co", 59, 0.005),
+    _he("Ni", 60, 0.03),
+    _he("Cu", 63, 0.02),
+    _he("Cu", 65, 0.04, ChannelRole.CONFIRMATORY),
+    _he("Zn", 66, 0.1),
+)
+
+CRM_NAME = "Demo REO-IMP-Nd (impurities in Nd2O3)"
+CRM_LOT = "DEMO-2026-01"
+CRM_PRODUCER = "Fictional Reference Materials Ltd (demo data)"
+CRM_EXPIRES_ON = dt.date(2028, 12, 31)
+# element: (certified value, expanded uncertainty k = 2), mg/kg
+CRM_VALUES: dict[str, tuple[float, float]] = {
+    "Y": (4.9, 0.4),
+    "La": (10.4, 0.6),
+    "Ce": (12.1, 0.8),
+    "Pr": (47.5, 2.5),
+    "Sm": (5.2, 0.4),
+    "Gd": (2.1, 0.3),
+    "Dy": (6.3, 0.5),
+    "Al": (8.7, 1.2),
+    "Ca": (19.5, 2.4),
+    "Fe": (14.8, 1.6),
+}
+
+
+# --- Result -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoCredential:
+    username: str
+    role: str
+    scope: str
+    # None when it cannot be shown: set on an earlier run (production) or changed since.
+    password: str | None
+    note: str = ""
+
+
+@dataclass
+class DemoSeedResult:
+    created: Counter[str] = field(default_factory=Counter)
+    credentials: list[DemoCredential] = field(default_factory=list)
+
+    @property
+    def created_anything(self) -> bool:
+        return sum(self.created.values()) > 0
+
+
+# --- Seeding ----------------------------------------------------------------------------------
+
+
+def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
+    """Create whatever of the demo is missing; return what was created and the credentials.
+
+    Refuses in production unless ``allow_production``: there the new users get random passwords
+    (shown once, in the result) instead of the fixed development ones.
+    """
+    if settings.IS_PRODUCTION and not allow_production:
+        raise DomainError("refusing to load demo data into a production installation (LIMS_ENV=production); pass --allow-production")
+    result = DemoSeedResult()
+    with transaction.atomic():
+        # After a database flush (transactional tests) the migration's reference data is gone.
+        if Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role) or not Oxide.objects.exists():
+            reference_data_ensure()
+        sites = _ensure_sites(result)
+        partners = _ensure_partners(result)
+        users = _ensure_users(result, sites=sites, partners=partners, random_passwords=settings.IS_PRODUCTION)
+        actor = users[SEED_ACTOR_USERNAME]
+        products = _ensure_products(result, actor=actor)
+        _ensure_instruments_and_method(result, sites=sites)
+        _ensure_reference_material(result)
+        lots = _ensure_lots(result, actor=actor, sites=sites, partners=partners, products=products)
+        samples = _ensure_samples(result, actor=actor, lots=lots)
+        _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
+    return result
+
+
+def _site_is_unused(site: Site) -> bool:
+    return not (
+        site.lots.exists()
+        or site.samples.exists()
+        or site.instruments.exists()
+        or site.runs.exists()
+        or site.certificates.exists()
+        or site.memberships.exists()
+        or CustodyEvent.objects.filter(to_site=site).exists()
+    )
+
+
+def _ensure_sites(result: DemoSeedResult) -> dict[str, Site]:
+    sites: dict[str, Site] = {}
+    for demo in SITES:
+        site = Site.objects.filter(code=demo.code).first()
+        if site is None and demo.is_default:
+            # A fresh installation has one empty placeholder site from the settings (MAIN):
+            # the demo's default plant takes it over rather than leaving a third, empty site.
+            placeholder = Site.objects.filter(is_default=True, code=settings.LIMS_DEFAULT_SITE_CODE).first()
+            if placeholder is not None and _site_is_unused(placeholder):
+                for attribute in ("code", "name", "country", "address"):
+                    setattr(placeholder, attribute, getattr(demo, attribute))
+                placeholder.save(update_fields=["code", "name", "country", "address"])
+                site = placeholder
+                result.created["site"] += 1
+        if site is None:
+            site = Site.objects.create(code=demo.code, name=demo.name, country=demo.country, address=demo.address)
+            result.created["site"] += 1
+        if demo.is_default and not site.is_default:
+            # One default at a time (a partial unique index): clear the old one first.
+            Site.objects.filter(is_default=True).update(is_default=False)
+            site.is_default = True
+            site.save(update_fields=["is_default"])
+            result.created["default site switch"] += 1
+        sites[demo.code] = site
+    return sites
+
+
+def _ensure_partners(result: DemoSeedResult) -> dict[str, Partner]:
+    partners: dict[str, Partner] = {}
+    for demo in PARTNERS:
+        partner, created = Partner.objects.get_or_create(
+            code=demo.code, defaults={"name": demo.name, "kind": demo.kind, "country": demo.country}
+        )
+        result.created["partner"] += int(created)
+        partners[demo.code] = partner
+    return partners
+
+
+def _ensure_users(
+    result: DemoSeedResult, *, sites: dict[str, Site], partners: dict[str, Partner], random_passwords: bool
+) -> dict[str, User]:
+    user_model = get_user_model()
+    users: dict[str, User] = {}
+    for demo in USERS:
+        user = user_model.objects.filter(username=demo.username).first()
+        password: str | None
+        note = ""
+        if user is None:
+            password = secrets.token_urlsafe(12) if random_passwords else demo_password(demo.username)
+            user = user_model.objects.create_user(
+                username=demo.username,
+                email=f"{demo.username}@example.org",
+                password=password,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
+                is_staff=demo.is_staff,
+            )
+            result.created["user"] += 1
+        elif random_passwords:
+            password, note = None, "set when first seeded; not shown again"
+        elif user.check_password(demo_password(demo.username)):
+            password = demo_password(demo.username)
+        else:
+            password, note = None, "changed since seeding"
+        group, _ = Group.objects.get_or_create(name=demo.role.value)
+        if not user.groups.filter(pk=group.pk).exists():
+            user.groups.add(group)
+            result.created["role grant"] += 1
+        for code in demo.sites:
+            _, created = SiteMembership.objects.get_or_create(user=user, site=sites[code])
+            result.created["site membership"] += int(created)
+        if demo.partner:
+            _, created = PartnerMembership.objects.get_or_create(user=user, defaults={"partner": partners[demo.partner]})
+            result.created["partner membership"] += int(created)
+        scope = demo.partner or ", ".join(demo.sites)
+        if demo.role in {Role.QA_MANAGER, Role.LAB_ADMIN}:
+            scope = "all sites"
+        result.credentials.append(DemoCredential(demo.username, demo.role.value, scope, password, note))
+        users[demo.username] = user
+    return users
+
+
+def _ensure_products(result: DemoSeedResult, *, actor: User) -> dict[str, Product]:
+    products: dict[str, Product] = {}
+    for demo in PRODUCTS:
+        product, created = Product.objects.get_or_create(code=demo.code, defaults={"name": demo.name})
+        if created:
+            product.main_oxides.set(Oxide.objects.filter(formula__in=demo.main_oxides))
+            result.created["product"] += 1
+        if not Specification.objects.filter(product=product, version=1).exists():
+            # A specification is a regulated record: its creation goes into the audit trail.
+            with audited_context(actor=actor, reason=DEMO_REASON):
+                spec = Specification.objects.create(
+                    product=product,
+                    version=1,
+                    grade=demo.spec_grade,
+                    status=SpecificationStatus.ACTIVE,
+                    source=demo.spec_source,
+                    effective_from=SPEC_EFFECTIVE_FROM,
+                )
+                audit_record(actor=actor, action=AuditAction.CREATE, instance=spec, reason=DEMO_REASON, after=snapshot(spec))
+            result.created["specification"] += 1
+        products[demo.code] = product
+    return products
+
+
+def _ensure_analyte(result: DemoSeedResult, *, element: Element, channel: DemoChannel) -> Analyte:
+    code = channel_code(element=element.symbol, isotope_mass=channel.isotope_mass, cell_mode=channel.cell_mode)
+    analyte, created = Analyte.objects.get_or_create(
+        code=code,
+        defaults={"element": element, "technique": Technique.ICP_MS, "isotope_mass": channel.isotope_mass, "cell_mode": channel.cell_mode},
+    )
+    result.created["analyte"] += int(created)
+    return analyte
+
+
+def _ensure_instruments_and_method(result: DemoSeedResult, *, sites: dict[str, Site]) -> None:
+    for demo in INSTRUMENTS:
+        _, created = Instrument.objects.get_or_create(
+            code=demo.code,
+            defaults={
+                "name": demo.name,
+                "site": sites[demo.site],
+                "technique": Technique.ICP_MS,
+                "vendor": demo.vendor,
+                "model": demo.model,
+                "serial_number": demo.serial_number,
+            },
+        )
+        result.created["instrument"] += int(created)
+    method, created = Method.objects.get_or_create(
+        code=METHOD_CODE, defaults={"name": METHOD_NAME, "technique": Technique.ICP_MS, "standard": METHOD_STANDARD}
+    )
+    result.created["method"] += int(created)
+    elements = {element.symbol: element for element in Element.objects.filter(symbol__in={c.element for c in METHOD_CHANNELS})}
+    for channel in METHOD_CHANNELS:
+        element = elements[channel.element]
+        analyte = _ensure_analyte(result, element=element, channel=channel)
+        _, created = MethodChannel.objects.get_or_create(
+            method=method,
+            analyte=analyte,
+            defaults={
+                "element": element,
+                "role": channel.role,
+                "unit": "µg/L",
+                "lod": channel.lod,
+                "loq": channel.loq,
+                "uncertainty_a": channel.uncertainty_a,
+                "uncertainty_b": channel.uncertainty_b,
+            },
+        )
+        result.created["method channel"] += int(created)
+
+
+def _ensure_reference_material(result: DemoSeedResult) -> None:
+    material, created = ReferenceMaterial.objects.get_or_create(
+        name=CRM_NAME, lot_number=CRM_LOT, defaults={"producer": CRM_PRODUCER, "expires_on": CRM_EXPIRES_ON}
+    )
+    result.created["reference material"] += int(created)
+    elements = {element.symbol: element for element in Element.objects.filter(symbol__in=CRM_VALUES)}
+    for symbol, (value, uncertainty) in CRM_VALUES.items():
+        _, created = CertifiedValue.objects.get_or_create(
+            material=material, element=elements[symbol], defaults={"value": value, "expanded_uncertainty": uncertainty, "unit": "mg/kg"}
+        )
+        result.created["certified value"] += int(created)
+
+
+def _ensure_lots(
+    result: DemoSeedResult, *, actor: User, sites: dict[str, Site], partners: dict[str, Partner], products: dict[str, Product]
+) -> dict[str, Lot]:
+    lots: dict[str, Lot] = {}
+    # LOTS lists every input before the lots made from it.
+    for demo in LOTS:
+        lot = Lot.objects.filter(code=demo.code).first()
+        if lot is None:
+            lot = lot_create(
+                actor=actor,
+                code=demo.code,
+                site=sites[demo.site],
+                kind=demo.kind,
+                product=products[demo.product] if demo.product else None,
+                mass_kg=Decimal(demo.mass_kg),
+                supplier=partners[demo.supplier] if demo.supplier else None,
+                feedstock_type=demo.feedstock_type,
+                magnet_chemistry=demo.magnet_chemistry,
+                is_recycled=True,
+                received_on=demo.received_on,
+                produced_on=demo.produced_on,
+                country_of_collection=demo.country_of_collection,
+                country_of_separation=demo.country_of_separation,
+                country_of_oxide_production=demo.country_of_oxide_production,
+                reason=DEMO_REASON,
+            )
+            result.created["lot"] += 1
+        lots[demo.code] = lot
+        for input_code, mass in demo.inputs:
+            if not LotInput.objects.filter(input_lot=lots[input_code], output_lot=lot).exists():
+                lot_input_add(actor=actor, input_lot=lots[input_code], output_lot=lot, mass_used_kg=Decimal(mass), reason=DEMO_REASON)
+                result.created["lot input"] += 1
+        for customer_code, mass, reference in demo.allocations:
+            customer = partners[customer_code]
+            if not LotAllocation.objects.filter(lot=lot, customer=customer).exists():
+                lot_allocate(actor=actor, lot=lot, customer=customer, mass_kg=Decimal(mass), reference=reference, reason=DEMO_REASON)
+                result.created["lot allocation"] += 1
+    return lots
+
+
+def _ensure_samples(result: DemoSeedResult, *, actor: User, lots: dict[str, Lot]) -> dict[str, Sample]:
+    samples: dict[str, Sample] = {}
+    for demo in SAMPLES:
+        sample = Sample.objects.filter(code=demo.code).first()
+        if sample is None:
+            prep = demo.preparation
+            sample = sample_register(
+                actor=actor,
+                code=demo.code,
+                lot=lots[demo.lot],
+                sample_type=demo.sample_type,
+                sample_mass_g=Decimal(prep.mass_g) if prep else None,
+                final_volume_ml=Decimal(prep.volume_ml) if prep else None,
+                dilution_factor=Decimal(prep.dilution) if prep else Decimal(1),
+                reason=DEMO_REASON,
+            )
+            result.created["sample"] += 1
+        samples[demo.code] = sample
+    return samples
+
+
+def _ensure_custody(
+    result: DemoSeedResult, *, actor: User, samples: dict[str, Sample], sites: dict[str, Site], partners: dict[str, Partner]
+) -> None:
+    for demo in CUSTODY_EVENTS:
+        to_site = sites[demo.to_site] if demo.to_site else None
+        to_partner = partners[demo.to_partner] if demo.to_partner else None
+        sample = samples[demo.sample]
+        # A custody event has no natural key: the same hand-over of the same sample is the same event.
+        if CustodyEvent.objects.filter(
+            sample=sample, kind=demo.kind, to_location=demo.to_location, to_site=to_site, to_partner=to_partner
+        ).exists():
+            continue
+        custody_event_record(
+            actor=actor,
+            sample=sample,
+            kind=demo.kind,
+            from_location=demo.from_location,
+            to_location=demo.to_location,
+            to_site=to_site,
+            to_partner=to_partner,
+            carrier_reference=demo.carrier_reference,
+            note=demo.note or DEMO_REASON,
+        )
+        result.created["custody event"] += 1

@@ -1,0 +1,96 @@
+"""Server-rendered pages for the lab and its partners: thin views over the selectors.
+
+Every page needs a signed-in user, and every read goes through a selector scoped by that user, so
+a lot outside the user's sites or partner answers 404 exactly like a lot that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from assays.errors import NotFoundError
+from assays.models import Lot
+from assays.roles import is_partner_user, is_staff_member
+from assays.selectors.dashboard import dashboard_counts
+from assays.selectors.lot_detail import lot_detail
+from assays.selectors.lot_search import lot_search
+from assays.web.forms import LotFilterForm
+
+LOTS_PER_PAGE = 25
+RECENT_LOTS_ON_DASHBOARD = 8
+# Beat schedules a heartbeat every minute; a few missed beats mean the workers are down.
+HEARTBEAT_STALE_AFTER_MINUTES = 5
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _is_lab_user(request: HttpRequest) -> bool:
+    return is_staff_member(request.user) or bool(getattr(request.user, "is_superuser", False))
+
+
+def _wants_partial(request: HtmxHttpRequest) -> bool:
+    """An htmx swap of one region; a boosted link or a history restore needs the whole page."""
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
+
+
+def _paginate(request: HttpRequest, lots: QuerySet[Lot]) -> Page[Lot]:
+    # get_page turns a missing, non-numeric or out-of-range page into a valid one: never a 500.
+    return Paginator(lots, LOTS_PER_PAGE).get_page(request.GET.get("page"))
+
+
+@require_safe
+@login_required
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    if _is_lab_user(request):
+        counts = dashboard_counts(actor=request.user)
+        heartbeat_minutes: int | None = None
+        if counts.last_worker_heartbeat_at is not None:
+            heartbeat_minutes = max(0, int((timezone.now() - counts.last_worker_heartbeat_at).total_seconds() // 60))
+        context: dict[str, object] = {
+            "counts": counts,
+            "heartbeat_minutes": heartbeat_minutes,
+            "heartbeat_stale": heartbeat_minutes is None or heartbeat_minutes > HEARTBEAT_STALE_AFTER_MINUTES,
+            # In the embedded mode tasks run in-process: no worker is expected to report.
+            "tasks_run_in_process": settings.CELERY_TASK_ALWAYS_EAGER,
+            "recent_lots": list(lot_search(actor=request.user)[:RECENT_LOTS_ON_DASHBOARD]),
+        }
+        return render(request, "web/dashboard.html", context)
+    if is_partner_user(request.user):
+        partner_context = {"page": _paginate(request, lot_search(actor=request.user))}
+        # The pager of the lot table swaps itself in place here too.
+        return render(request, "web/lots/_table.html" if _wants_partial(request) else "web/partner_home.html", partner_context)
+    return render(request, "web/no_role.html")
+
+
+@require_safe
+@login_required
+@vary_on_headers("HX-Request")
+def lot_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = LotFilterForm(request.GET)
+    page = _paginate(request, lot_search(actor=request.user, **form.filters()))
+    context = {"form": form, "page": page}
+    if _wants_partial(request):
+        return render(request, "web/lots/_table.html", context)
+    return render(request, "web/lots/list.html", context)
+
+
+@require_safe
+@login_required
+def lot_detail_page(request: HtmxHttpRequest, code: str) -> HttpResponse:
+    try:
+        detail = lot_detail(actor=request.user, code=code)
+    except NotFoundError as exc:
+        raise Http404(str(exc)) from exc
+    return render(request, "web/lots/detail.html", {"detail": detail, "lot": detail.lot})

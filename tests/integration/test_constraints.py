@@ -1,0 +1,717 @@
+"""Every invariant the domain model declares holds in the database itself.
+
+Each test breaks one constraint by going around the services (``objects.create``, a queryset
+``update`` that skips Python's choices, or a second row) and expects the database to refuse with
+an ``IntegrityError`` that names that very constraint, so a test cannot pass because some other
+rule happened to fire. The last tests tie the list to the models: a constraint added without a
+test here, or declared in a model but missing from the migrated schema, fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from assays.models import (
+    Acquisition,
+    Analyte,
+    AuditEvent,
+    Certificate,
+    CertifiedValue,
+    CustodyEvent,
+    Element,
+    Flag,
+    Instrument,
+    Lot,
+    LotAllocation,
+    LotAssessment,
+    LotInput,
+    LotKind,
+    Measurement,
+    Method,
+    MethodChannel,
+    Oxide,
+    Partner,
+    PartnerMembership,
+    Product,
+    ReferenceMaterial,
+    Run,
+    Sample,
+    Site,
+    SiteMembership,
+    Specification,
+    WorkerHeartbeat,
+)
+from tests.factories import (
+    InstrumentFactory,
+    LotFactory,
+    MethodFactory,
+    PartnerFactory,
+    ProductFactory,
+    SampleFactory,
+    SiteFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SHA = "a" * 64
+
+
+def _expected_fragment(model: type[models.Model], name: str) -> str:
+    """The text the database's error carries for this constraint (or unique field) on this backend.
+
+    PostgreSQL names the constraint; SQLite names CHECK constraints but reports a unique
+    violation by its columns.
+    """
+    table = model._meta.db_table
+    for constraint in model._meta.constraints:
+        if constraint.name != name:
+            continue
+        if isinstance(constraint, models.CheckConstraint) or connection.vendor == "postgresql":
+            return name
+        assert isinstance(constraint, models.UniqueConstraint)
+        columns = [model._meta.get_field(field).column for field in constraint.fields]
+        return "UNIQUE constraint failed: " + ", ".join(f"{table}.{column}" for column in columns)
+    field = model._meta.get_field(name)
+    assert getattr(field, "unique", False), f"{model.__name__}.{name} is neither a constraint nor a unique field"
+    column = field.column
+    if connection.vendor == "postgresql":
+        return f"Key ({column})="
+    return f"UNIQUE constraint failed: {table}.{column}"
+
+
+@contextmanager
+def violates(model: type[models.Model], name: str) -> Iterator[None]:
+    """The block must fail in the database on exactly constraint ``name`` of ``model``.
+
+    The savepoint lets the test go on (and check more) after the refused statement.
+    """
+    expected = _expected_fragment(model, name)
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        yield
+    assert expected in str(caught.value), f"expected a violation of {name!r}, got: {caught.value}"
+
+
+@pytest.fixture
+def site() -> Site:
+    return SiteFactory(code="UK1", country="GB")
+
+
+@pytest.fixture
+def lot(site: Site) -> Lot:
+    return LotFactory(code="FS-1", site=site, kind=LotKind.FEEDSTOCK, mass_kg=Decimal("100"))
+
+
+@pytest.fixture
+def product() -> Product:
+    return ProductFactory(code="NDPR-995")
+
+
+@pytest.fixture
+def product_lot(site: Site, product: Product) -> Lot:
+    return LotFactory(code="P-1", site=site, kind=LotKind.PRODUCT, product=product, mass_kg=Decimal("50"))
+
+
+@pytest.fixture
+def user() -> User:
+    return UserFactory(username="analyst")
+
+
+@pytest.fixture
+def nd() -> Element:
+    return Element.objects.get(symbol="Nd")
+
+
+@pytest.fixture
+def analyte(nd: Element) -> Analyte:
+    return Analyte.objects.create(code="146Nd [He]", element=nd, technique="icp-ms", isotope_mass=146, cell_mode="He")
+
+
+@pytest.fixture
+def method() -> Method:
+    return MethodFactory(code="M-REE")
+
+
+@pytest.fixture
+def run(site: Site, method: Method, user: User) -> Run:
+    instrument = InstrumentFactory(code="ICPMS-1", site=site)
+    return Run.objects.create(site=site, instrument=instrument, method=method, analyst=user, source_filename="run.csv", source_sha256=SHA)
+
+
+@pytest.fixture
+def acquisition(run: Run) -> Acquisition:
+    return Acquisition.objects.create(run=run, sequence=1, label="Sample 1")
+
+
+@pytest.fixture
+def measurement(acquisition: Acquisition, analyte: Analyte) -> Measurement:
+    return Measurement.objects.create(acquisition=acquisition, analyte=analyte, value=12.5, unit="µg/L", basis="solution")
+
+
+@pytest.fixture
+def flag(lot: Lot) -> Flag:
+    return Flag.objects.create(kind="off_spec", lot=lot, raised_at=timezone.now())
+
+
+# --- Reference data -----------------------------------------------------------------------------
+
+
+def test_element_symbol_name_and_atomic_number_are_unique() -> None:
+    praseodymium = Element.objects.filter(symbol="Pr")
+    with violates(Element, "symbol"):
+        praseodymium.update(symbol="Nd")
+    with violates(Element, "name"):
+        praseodymium.update(name="Neodymium")
+    with violates(Element, "atomic_number"):
+        praseodymium.update(atomic_number=60)
+
+
+def test_element_atomic_weight_is_positive_and_atomic_number_in_the_table() -> None:
+    neodymium = Element.objects.filter(symbol="Nd")
+    with violates(Element, "element_atomic_weight_positive"):
+        neodymium.update(atomic_weight=Decimal(0))
+    with violates(Element, "element_atomic_number_range"):
+        neodymium.update(atomic_number=0)
+    with violates(Element, "element_atomic_number_range"):
+        neodymium.update(atomic_number=119)
+
+
+def test_oxide_formula_is_unique_and_atom_counts_positive(nd: Element) -> None:
+    with violates(Oxide, "formula"):
+        Oxide.objects.create(element=nd, formula="Nd2O3", metal_atoms=2, oxygen_atoms=3)
+    with violates(Oxide, "oxide_atom_counts_positive"):
+        Oxide.objects.create(element=nd, formula="NdO", metal_atoms=1, oxygen_atoms=0)
+    with violates(Oxide, "oxide_atom_counts_positive"):
+        Oxide.objects.filter(formula="Nd2O3").update(metal_atoms=0)
+
+
+def test_an_element_has_at_most_one_conventional_oxide() -> None:
+    alternative = Oxide.objects.filter(is_conventional=False).select_related("element").first()
+    assert alternative is not None, "reference data has alternative oxides (Pr2O3, Ce2O3...)"
+    assert Oxide.objects.filter(element=alternative.element, is_conventional=True).exists()
+    with violates(Oxide, "oxide_one_conventional_per_element"):
+        Oxide.objects.filter(pk=alternative.pk).update(is_conventional=True)
+    # Any number of non-conventional oxides is fine.
+    Oxide.objects.create(element=alternative.element, formula=f"{alternative.element.symbol}5O9", metal_atoms=5, oxygen_atoms=9)
+
+
+def test_analyte_code_is_unique(analyte: Analyte, nd: Element) -> None:
+    with violates(Analyte, "code"):
+        Analyte.objects.create(code="146Nd [He]", element=nd, technique="icp-ms")
+
+
+def test_analyte_technique_and_view_take_known_values(analyte: Analyte) -> None:
+    with violates(Analyte, "analyte_technique_valid"):
+        Analyte.objects.filter(pk=analyte.pk).update(technique="xrf")
+    with violates(Analyte, "analyte_view_valid"):
+        Analyte.objects.filter(pk=analyte.pk).update(view="sideways")
+
+
+def test_analyte_triple_quad_masses_come_in_pairs(analyte: Analyte) -> None:
+    with violates(Analyte, "analyte_q1_q2_pair"):
+        Analyte.objects.filter(pk=analyte.pk).update(q1_mass=146)
+    with violates(Analyte, "analyte_q1_q2_pair"):
+        Analyte.objects.filter(pk=analyte.pk).update(q2_mass=162)
+    Analyte.objects.filter(pk=analyte.pk).update(q1_mass=146, q2_mass=162)
+
+
+def test_analyte_wavelength_is_positive(nd: Element) -> None:
+    with violates(Analyte, "analyte_wavelength_positive"):
+        Analyte.objects.create(code="Nd 0", element=nd, technique="icp-oes", wavelength_nm=Decimal(0))
+
+
+def test_an_analyte_without_element_needs_a_name() -> None:
+    with violates(Analyte, "analyte_element_or_name"):
+        Analyte.objects.create(code="nameless", technique="other")
+    Analyte.objects.create(code="LOI", technique="gravimetry", name="LOI")
+
+
+def test_product_code_is_unique(product: Product) -> None:
+    with violates(Product, "code"):
+        Product.objects.create(code="NDPR-995", name="again")
+
+
+def test_specification_versions_are_unique_and_positive(product: Product) -> None:
+    Specification.objects.create(product=product, version=1)
+    with violates(Specification, "specification_unique_version"):
+        Specification.objects.create(product=product, version=1)
+    with violates(Specification, "specification_version_positive"):
+        Specification.objects.create(product=product, version=0)
+
+
+def test_specification_status_takes_known_values(product: Product) -> None:
+    spec = Specification.objects.create(product=product, version=1)
+    with violates(Specification, "specification_status_valid"):
+        Specification.objects.filter(pk=spec.pk).update(status="bogus")
+
+
+def test_a_product_has_at_most_one_active_specification_but_any_number_of_drafts(product: Product) -> None:
+    Specification.objects.create(product=product, version=1, status="active")
+    Specification.objects.create(product=product, version=2, status="draft")
+    Specification.objects.create(product=product, version=3, status="draft")
+    Specification.objects.create(product=product, version=4, status="retired")
+    Specification.objects.create(product=product, version=5, status="retired")
+    with violates(Specification, "specification_one_active_per_product"):
+        Specification.objects.create(product=product, version=6, status="active")
+    with violates(Specification, "specification_one_active_per_product"):
+        Specification.objects.filter(product=product, version=2).update(status="active")
+    # The rule is per product: another product has its own active version.
+    Specification.objects.create(product=ProductFactory(code="ND-999"), version=1, status="active")
+    assert Specification.objects.filter(product=product, status="active").count() == 1
+
+
+# --- Sites and partners ---------------------------------------------------------------------------
+
+
+def test_site_code_is_unique(site: Site) -> None:
+    with violates(Site, "code"):
+        Site.objects.create(code="UK1", name="again", country="GB")
+
+
+def test_there_is_at_most_one_default_site(site: Site) -> None:
+    if not Site.objects.filter(is_default=True).exists():
+        Site.objects.filter(pk=site.pk).update(is_default=True)
+    with violates(Site, "site_one_default"):
+        Site.objects.create(code="NEW", name="Second default", country="GB", is_default=True)
+    with violates(Site, "site_one_default"):
+        Site.objects.filter(is_default=False).update(is_default=True)
+    # Non-default sites are not limited.
+    Site.objects.create(code="NEW", name="Another plant", country="GB")
+
+
+@pytest.mark.parametrize("country", ["", "G"])
+def test_site_and_partner_country_is_two_letters(site: Site, country: str) -> None:
+    # Three letters ("GBR") would not even fit the column (max_length 2): PostgreSQL refuses it
+    # as a DataError before any check runs, so the check is exercised with shorter values.
+    with violates(Site, "site_country_iso2"):
+        Site.objects.filter(pk=site.pk).update(country=country)
+    partner = PartnerFactory(code="PA", country="DE")
+    with violates(Partner, "partner_country_iso2"):
+        Partner.objects.filter(pk=partner.pk).update(country=country)
+
+
+def test_partner_code_is_unique_and_kind_known() -> None:
+    partner = PartnerFactory(code="PA")
+    with violates(Partner, "code"):
+        Partner.objects.create(code="PA", name="again", kind="customer", country="DE")
+    with violates(Partner, "partner_kind_valid"):
+        Partner.objects.filter(pk=partner.pk).update(kind="competitor")
+
+
+def test_a_user_is_a_member_of_a_site_once(site: Site, user: User) -> None:
+    SiteMembership.objects.create(user=user, site=site)
+    with violates(SiteMembership, "site_membership_unique"):
+        SiteMembership.objects.create(user=user, site=site)
+
+
+def test_a_partner_user_acts_for_one_partner(user: User) -> None:
+    PartnerMembership.objects.create(user=user, partner=PartnerFactory(code="PA"))
+    with violates(PartnerMembership, "user"):
+        PartnerMembership.objects.create(user=user, partner=PartnerFactory(code="PB"))
+
+
+# --- Lots -----------------------------------------------------------------------------------------
+
+
+def test_lot_code_is_unique_and_not_empty(lot: Lot, site: Site) -> None:
+    with violates(Lot, "code"):
+        Lot.objects.create(code="FS-1", site=site, kind=LotKind.FEEDSTOCK)
+    with violates(Lot, "lot_code_not_empty"):
+        Lot.objects.create(code="", site=site, kind=LotKind.FEEDSTOCK)
+
+
+def test_lot_mass_is_not_negative(lot: Lot, site: Site) -> None:
+    with violates(Lot, "lot_mass_non_negative"):
+        Lot.objects.filter(pk=lot.pk).update(mass_kg=Decimal("-0.0001"))
+    with violates(Lot, "lot_mass_non_negative"):
+        Lot.objects.create(code="NEG", site=site, kind=LotKind.FEEDSTOCK, mass_kg=Decimal("-5"))
+    # Zero (used up) and unknown are both allowed.
+    Lot.objects.filter(pk=lot.pk).update(mass_kg=Decimal(0))
+    Lot.objects.filter(pk=lot.pk).update(mass_kg=None)
+
+
+def test_lot_choice_fields_take_known_values(lot: Lot) -> None:
+    # A queryset update skips Python's choices: only the database stands in the way.
+    lots = Lot.objects.filter(pk=lot.pk)
+    with violates(Lot, "lot_kind_valid"):
+        lots.update(kind="bogus")
+    with violates(Lot, "lot_status_valid"):
+        lots.update(status="bogus")
+    with violates(Lot, "lot_feedstock_type_valid"):
+        lots.update(feedstock_type="bogus")
+    with violates(Lot, "lot_magnet_chemistry_valid"):
+        lots.update(magnet_chemistry="bogus")
+    lots.update(status="on_hold", feedstock_type="primary", magnet_chemistry="smco")
+
+
+def test_a_product_lot_names_its_product(site: Site, lot: Lot, product_lot: Lot) -> None:
+    with violates(Lot, "lot_product_lot_names_product"):
+        Lot.objects.create(code="P-2", site=site, kind=LotKind.PRODUCT)
+    with violates(Lot, "lot_product_lot_names_product"):
+        Lot.objects.filter(pk=product_lot.pk).update(product=None)
+    with violates(Lot, "lot_product_lot_names_product"):
+        Lot.objects.filter(code="FS-1").update(kind=LotKind.PRODUCT)
+
+
+def test_feedstock_type_describes_feedstock_lots_only(lot: Lot, product_lot: Lot, site: Site) -> None:
+    Lot.objects.filter(pk=lot.pk).update(feedstock_type="end_of_life_magnets")
+    with violates(Lot, "lot_feedstock_type_only_on_feedstock"):
+        Lot.objects.filter(pk=product_lot.pk).update(feedstock_type="end_of_life_magnets")
+    with violates(Lot, "lot_feedstock_type_only_on_feedstock"):
+        Lot.objects.create(code="INT-1", site=site, kind=LotKind.INTERMEDIATE, feedstock_type="manufacturing_swarf")
+    with violates(Lot, "lot_feedstock_type_only_on_feedstock"):
+        # A feedstock lot with a type cannot be turned into an intermediate while keeping it.
+        Lot.objects.filter(pk=lot.pk).update(kind=LotKind.INTERMEDIATE)
+
+
+def test_a_genealogy_edge_is_unique_not_a_self_edge_and_carries_mass(lot: Lot, product_lot: Lot) -> None:
+    LotInput.objects.create(input_lot=lot, output_lot=product_lot, mass_used_kg=Decimal("10"))
+    with violates(LotInput, "lot_input_unique_edge"):
+        LotInput.objects.create(input_lot=lot, output_lot=product_lot, mass_used_kg=Decimal("5"))
+    with violates(LotInput, "lot_input_not_self"):
+        LotInput.objects.create(input_lot=product_lot, output_lot=product_lot, mass_used_kg=Decimal("1"))
+    for mass in (Decimal(0), Decimal("-1")):
+        with violates(LotInput, "lot_input_mass_positive"):
+            LotInput.objects.create(input_lot=product_lot, output_lot=lot, mass_used_kg=mass)
+    with violates(LotInput, "lot_input_mass_positive"):
+        LotInput.objects.filter(input_lot=lot).update(mass_used_kg=Decimal(0))
+
+
+def test_an_allocation_is_one_per_customer_and_carries_mass(product_lot: Lot) -> None:
+    customer = PartnerFactory(code="CUST", kind="customer")
+    LotAllocation.objects.create(lot=product_lot, customer=customer, mass_kg=Decimal("10"))
+    with violates(LotAllocation, "lot_allocation_unique_customer"):
+        LotAllocation.objects.create(lot=product_lot, customer=customer, mass_kg=Decimal("5"))
+    other = PartnerFactory(code="CUST2", kind="customer")
+    for mass in (Decimal(0), Decimal("-2")):
+        with violates(LotAllocation, "lot_allocation_mass_positive"):
+            LotAllocation.objects.create(lot=product_lot, customer=other, mass_kg=mass)
+
+
+# --- Samples and custody --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sample(lot: Lot) -> Sample:
+    return SampleFactory(code="SMP-1", lot=lot)
+
+
+def test_sample_code_is_unique_and_not_empty(sample: Sample, lot: Lot) -> None:
+    with violates(Sample, "code"):
+        Sample.objects.create(code="SMP-1", lot=lot, site=lot.site)
+    with violates(Sample, "sample_code_not_empty"):
+        Sample.objects.create(code="", lot=lot, site=lot.site)
+
+
+@pytest.mark.parametrize("mass", [Decimal(0), Decimal("-0.1")])
+def test_sample_mass_and_volume_are_positive(sample: Sample, mass: Decimal) -> None:
+    with violates(Sample, "sample_mass_positive"):
+        Sample.objects.filter(pk=sample.pk).update(sample_mass_g=mass)
+    with violates(Sample, "sample_volume_positive"):
+        Sample.objects.filter(pk=sample.pk).update(final_volume_ml=mass)
+
+
+def test_a_dilution_factor_is_at_least_one(sample: Sample) -> None:
+    with violates(Sample, "sample_dilution_factor_at_least_one"):
+        Sample.objects.filter(pk=sample.pk).update(dilution_factor=Decimal("0.9999"))
+    with violates(Sample, "sample_dilution_factor_at_least_one"):
+        Sample.objects.filter(pk=sample.pk).update(dilution_factor=Decimal(0))
+    Sample.objects.filter(pk=sample.pk).update(dilution_factor=Decimal(1))
+
+
+def test_sample_type_and_status_take_known_values(sample: Sample) -> None:
+    with violates(Sample, "sample_type_valid"):
+        Sample.objects.filter(pk=sample.pk).update(sample_type="bogus")
+    with violates(Sample, "sample_status_valid"):
+        Sample.objects.filter(pk=sample.pk).update(status="bogus")
+
+
+def test_custody_event_kind_takes_known_values(sample: Sample) -> None:
+    with violates(CustodyEvent, "custody_event_kind_valid"):
+        CustodyEvent.objects.create(sample=sample, kind="lost", at=timezone.now())
+
+
+def test_a_shipment_goes_to_exactly_one_site_or_partner(sample: Sample, site: Site) -> None:
+    partner = PartnerFactory(code="PA")
+    now = timezone.now()
+    with violates(CustodyEvent, "custody_shipment_has_one_destination"):
+        CustodyEvent.objects.create(sample=sample, kind="shipped", at=now)
+    with violates(CustodyEvent, "custody_shipment_has_one_destination"):
+        CustodyEvent.objects.create(sample=sample, kind="shipped", at=now, to_site=site, to_partner=partner)
+    CustodyEvent.objects.create(sample=sample, kind="shipped", at=now, to_site=site)
+    received = CustodyEvent.objects.create(sample=sample, kind="received", at=now)
+    with violates(CustodyEvent, "custody_shipment_has_one_destination"):
+        CustodyEvent.objects.filter(pk=received.pk).update(kind="shipped")
+
+
+# --- Instruments, methods, runs, measurements ----------------------------------------------------
+
+
+def test_instrument_and_method_codes_are_unique_and_techniques_known(site: Site, method: Method) -> None:
+    instrument = InstrumentFactory(code="ICP-1", site=site)
+    with violates(Instrument, "code"):
+        Instrument.objects.create(code="ICP-1", name="again", site=site, technique="icp-ms")
+    with violates(Instrument, "instrument_technique_valid"):
+        Instrument.objects.filter(pk=instrument.pk).update(technique="abacus")
+    with violates(Method, "code"):
+        Method.objects.create(code="M-REE", name="again", technique="icp-ms")
+    with violates(Method, "method_technique_valid"):
+        Method.objects.filter(pk=method.pk).update(technique="abacus")
+
+
+@pytest.fixture
+def channel(method: Method, analyte: Analyte, nd: Element) -> MethodChannel:
+    return MethodChannel.objects.create(method=method, analyte=analyte, element=nd, lod=0.01, loq=0.03)
+
+
+def test_a_method_lists_an_analyte_once(channel: MethodChannel, method: Method, analyte: Analyte) -> None:
+    with violates(MethodChannel, "method_channel_unique_analyte"):
+        MethodChannel.objects.create(method=method, analyte=analyte, role="confirmatory")
+
+
+def test_one_reporting_channel_per_element_and_confirmatory_ones_beside_it(channel: MethodChannel, method: Method, nd: Element) -> None:
+    nd145 = Analyte.objects.create(code="145Nd [He]", element=nd, technique="icp-ms", isotope_mass=145, cell_mode="He")
+    nd148 = Analyte.objects.create(code="148Nd [He]", element=nd, technique="icp-ms", isotope_mass=148, cell_mode="He")
+    with violates(MethodChannel, "method_channel_one_reporting_per_element"):
+        MethodChannel.objects.create(method=method, analyte=nd145, element=nd, role="reporting")
+    MethodChannel.objects.create(method=method, analyte=nd145, element=nd, role="confirmatory")
+    MethodChannel.objects.create(method=method, analyte=nd148, element=nd, role="confirmatory")
+    with violates(MethodChannel, "method_channel_one_reporting_per_element"):
+        MethodChannel.objects.filter(method=method, analyte=nd148).update(role="reporting")
+    # Another method has its own reporting channel for the element; channels without an
+    # element (anions, LOI) are not limited.
+    MethodChannel.objects.create(method=MethodFactory(code="M-2"), analyte=nd145, element=nd, role="reporting")
+    loi = Analyte.objects.create(code="LOI", technique="gravimetry", name="LOI")
+    chloride = Analyte.objects.create(code="Cl-", technique="ic", name="Cl-")
+    MethodChannel.objects.create(method=method, analyte=loi, role="reporting")
+    MethodChannel.objects.create(method=method, analyte=chloride, role="reporting")
+
+
+def test_channel_limits_and_uncertainty_are_not_negative_and_loq_not_below_lod(channel: MethodChannel) -> None:
+    channels = MethodChannel.objects.filter(pk=channel.pk)
+    with violates(MethodChannel, "method_channel_role_valid"):
+        channels.update(role="decorative")
+    with violates(MethodChannel, "method_channel_lod_non_negative"):
+        channels.update(lod=-0.01, loq=None)
+    with violates(MethodChannel, "method_channel_loq_non_negative"):
+        channels.update(lod=None, loq=-0.01)
+    with violates(MethodChannel, "method_channel_loq_not_below_lod"):
+        channels.update(lod=0.05, loq=0.04)
+    channels.update(lod=0.05, loq=0.05)
+    with violates(MethodChannel, "method_channel_uncertainty_non_negative"):
+        channels.update(uncertainty_a=-1.0)
+    with violates(MethodChannel, "method_channel_uncertainty_non_negative"):
+        channels.update(uncertainty_b=-0.01)
+
+
+def test_a_run_is_stored_once_per_file_hash(run: Run) -> None:
+    with violates(Run, "source_sha256"):
+        Run.objects.create(
+            site=run.site, instrument=run.instrument, method=run.method, analyst=run.analyst, source_filename="copy.csv", source_sha256=SHA
+        )
+
+
+def test_run_status_is_known_and_hash_is_a_full_sha256(run: Run) -> None:
+    with violates(Run, "run_status_valid"):
+        Run.objects.filter(pk=run.pk).update(status="bogus")
+    # 63 characters: a longer value would not fit the column on PostgreSQL (DataError).
+    with violates(Run, "run_sha256_length"):
+        Run.objects.filter(pk=run.pk).update(source_sha256="b" * 63)
+    with violates(Run, "run_sha256_length"):
+        Run.objects.filter(pk=run.pk).update(source_sha256="")
+
+
+def test_acquisitions_have_unique_sequence_numbers_and_known_qc_roles(acquisition: Acquisition) -> None:
+    with violates(Acquisition, "acquisition_unique_sequence"):
+        Acquisition.objects.create(run=acquisition.run, sequence=1, label="again")
+    with violates(Acquisition, "acquisition_qc_role_valid"):
+        Acquisition.objects.filter(pk=acquisition.pk).update(qc_role="bogus")
+
+
+def test_a_measurement_cell_is_unique(measurement: Measurement) -> None:
+    with violates(Measurement, "measurement_unique_cell"):
+        Measurement.objects.create(
+            acquisition=measurement.acquisition, analyte=measurement.analyte, value=1.0, unit="µg/L", basis="solution"
+        )
+
+
+def test_measurement_qualifier_and_basis_take_known_values(measurement: Measurement) -> None:
+    with violates(Measurement, "measurement_qualifier_valid"):
+        Measurement.objects.filter(pk=measurement.pk).update(qualifier="~")
+    with violates(Measurement, "measurement_basis_valid"):
+        Measurement.objects.filter(pk=measurement.pk).update(basis="bogus")
+
+
+def test_a_censored_measurement_sits_at_a_known_non_negative_limit(measurement: Measurement) -> None:
+    measurements = Measurement.objects.filter(pk=measurement.pk)
+    with violates(Measurement, "measurement_censored_has_lod"):
+        measurements.update(qualifier="<", lod=None)
+    with violates(Measurement, "measurement_censored_has_lod"):
+        measurements.update(qualifier="<", lod=0.1, value=-0.1)
+    measurements.update(qualifier="<", lod=0.1, value=0.1, raw_value=-0.02)
+    # An uncensored value may be negative (a blank-corrected reading); the raw number is kept.
+    measurements.update(qualifier="=", lod=None, value=-0.02)
+
+
+def test_measurement_limit_and_rsd_are_not_negative(measurement: Measurement) -> None:
+    with violates(Measurement, "measurement_lod_non_negative"):
+        Measurement.objects.filter(pk=measurement.pk).update(lod=-0.001)
+    with violates(Measurement, "measurement_rsd_non_negative"):
+        Measurement.objects.filter(pk=measurement.pk).update(rsd_percent=-1.0)
+
+
+def test_reference_material_lots_and_certified_values_are_unique_and_not_negative(nd: Element) -> None:
+    material = ReferenceMaterial.objects.create(name="OREAS 465", lot_number="1")
+    with violates(ReferenceMaterial, "reference_material_unique_lot"):
+        ReferenceMaterial.objects.create(name="OREAS 465", lot_number="1")
+    value = CertifiedValue.objects.create(material=material, element=nd, value=1500.0, expanded_uncertainty=30.0)
+    with violates(CertifiedValue, "certified_value_unique_element"):
+        CertifiedValue.objects.create(material=material, element=nd, value=1.0)
+    with violates(CertifiedValue, "certified_value_non_negative"):
+        CertifiedValue.objects.filter(pk=value.pk).update(value=-1.0)
+    with violates(CertifiedValue, "certified_uncertainty_non_negative"):
+        CertifiedValue.objects.filter(pk=value.pk).update(expanded_uncertainty=-0.5)
+
+
+# --- Flags, assessments, certificates, audit -----------------------------------------------------
+
+
+def test_flag_kind_and_status_take_known_values(flag: Flag) -> None:
+    with violates(Flag, "flag_kind_valid"):
+        Flag.objects.filter(pk=flag.pk).update(kind="bogus")
+    with violates(Flag, "flag_status_valid"):
+        Flag.objects.filter(pk=flag.pk).update(status="bogus")
+
+
+def test_a_flag_is_about_exactly_one_thing(lot: Lot, run: Run, method: Method) -> None:
+    now = timezone.now()
+    with violates(Flag, "flag_exactly_one_target"):
+        Flag.objects.create(kind="qc_failure", raised_at=now)
+    for targets in ({"lot": lot, "run": run}, {"run": run, "method": method}, {"lot": lot, "method": method}):
+        with violates(Flag, "flag_exactly_one_target"):
+            Flag.objects.create(kind="qc_failure", raised_at=now, **targets)
+    with violates(Flag, "flag_exactly_one_target"):
+        Flag.objects.create(kind="qc_failure", raised_at=now, lot=lot, run=run, method=method)
+    for target in ({"lot": lot}, {"run": run}, {"method": method}):
+        Flag.objects.create(kind="qc_failure", raised_at=now, **target)
+
+
+def test_acknowledging_a_flag_says_who_and_why_and_when(flag: Flag, user: User) -> None:
+    flags = Flag.objects.filter(pk=flag.pk)
+    now = timezone.now()
+    with violates(Flag, "flag_acknowledgement_has_who_and_why"):
+        flags.update(acknowledged_at=now)
+    with violates(Flag, "flag_acknowledgement_has_who_and_why"):
+        flags.update(acknowledged_at=now, acknowledged_by=user)
+    with violates(Flag, "flag_acknowledgement_has_who_and_why"):
+        flags.update(acknowledged_at=now, acknowledgement_reason="known matrix effect")
+    with violates(Flag, "flag_acknowledged_has_time"):
+        flags.update(status="acknowledged")
+    flags.update(status="acknowledged", acknowledged_at=now, acknowledged_by=user, acknowledgement_reason="known matrix effect")
+
+
+def test_resolving_a_flag_says_who_and_why_and_when(flag: Flag, user: User) -> None:
+    flags = Flag.objects.filter(pk=flag.pk)
+    now = timezone.now()
+    with violates(Flag, "flag_resolution_has_who_and_why"):
+        flags.update(resolved_at=now)
+    with violates(Flag, "flag_resolution_has_who_and_why"):
+        flags.update(resolved_at=now, resolved_by=user)
+    with violates(Flag, "flag_resolution_has_who_and_why"):
+        flags.update(resolved_at=now, resolution_reason="re-run passed")
+    with violates(Flag, "flag_resolved_has_time"):
+        flags.update(status="resolved")
+    flags.update(status="resolved", resolved_at=now, resolved_by=user, resolution_reason="re-run passed")
+
+
+def test_assessment_status_takes_known_values(lot: Lot) -> None:
+    with violates(LotAssessment, "assessment_status_valid"):
+        LotAssessment.objects.create(lot=lot, status="fine", inputs_fingerprint="x", assessed_at=timezone.now())
+
+
+def test_certificate_numbers_are_unique_per_revision(lot: Lot, site: Site) -> None:
+    Certificate.objects.create(number="COA-2025-0001", revision=0, lot=lot, issuing_site=site)
+    Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_unique_number_revision"):
+        Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site)
+
+
+def test_an_issued_certificate_has_an_issue_time_and_a_known_status(lot: Lot, site: Site) -> None:
+    certificate = Certificate.objects.create(number="COA-2025-0002", lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_issued_has_time"):
+        Certificate.objects.filter(pk=certificate.pk).update(status="issued")
+    with violates(Certificate, "certificate_status_valid"):
+        Certificate.objects.filter(pk=certificate.pk).update(status="bogus")
+    Certificate.objects.filter(pk=certificate.pk).update(status="issued", issued_at=timezone.now())
+
+
+def test_audit_events_have_a_known_action_and_an_actor_label(lot: Lot) -> None:
+    # Inserts, not updates: the audit table is append-only and may refuse any UPDATE first.
+    common = {"at": timezone.now(), "entity": "assays.lot", "object_id": str(lot.pk), "object_repr": str(lot)}
+    with violates(AuditEvent, "audit_action_valid"):
+        AuditEvent.objects.create(action="erase", actor_label="tech", **common)
+    with violates(AuditEvent, "audit_actor_label_not_empty"):
+        AuditEvent.objects.create(action="create", actor_label="", **common)
+
+
+def test_worker_heartbeat_hostname_is_unique() -> None:
+    WorkerHeartbeat.objects.create(hostname="worker-1", last_seen_at=timezone.now())
+    with violates(WorkerHeartbeat, "hostname"):
+        WorkerHeartbeat.objects.create(hostname="worker-1", last_seen_at=timezone.now())
+
+
+# --- The list above is complete -----------------------------------------------------------------
+
+# Constraints that cannot be broken through the database and so have no violation test here.
+# Empty: every declared constraint and unique field is exercised. Add an entry only with a
+# comment saying why it cannot be violated.
+UNTESTABLE: frozenset[tuple[str, str]] = frozenset()
+
+
+def _declared() -> set[tuple[str, str]]:
+    """(model, constraint name) for every constraint, and (model, field) for every unique field."""
+    declared: set[tuple[str, str]] = set()
+    for model in apps.get_app_config("assays").get_models():
+        declared |= {(model.__name__, constraint.name) for constraint in model._meta.constraints if constraint.name}
+        declared |= {
+            (model.__name__, field.name)
+            for field in model._meta.concrete_fields
+            if getattr(field, "unique", False) and not field.primary_key
+        }
+    return declared
+
+
+def test_every_constraint_and_unique_field_has_a_violation_test_here() -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    untested = sorted(
+        f"{model}.{name}"
+        for model, name in _declared() - UNTESTABLE
+        if not re.search(rf'violates\(\s*{re.escape(model)}\s*,\s*"{re.escape(name)}"\s*\)', source)
+    )
+    assert not untested, f"constraints without a violation test in {Path(__file__).name}: {untested}"
+    assert len(_declared()) > 50, "the introspection found the models' constraints"
+
+
+def test_every_declared_constraint_exists_in_the_migrated_schema() -> None:
+    missing: list[str] = []
+    with connection.cursor() as cursor:
+        for model in apps.get_app_config("assays").get_models():
+            present = set(connection.introspection.get_constraints(cursor, model._meta.db_table))
+            missing += [f"{model._meta.db_table}.{c.name}" for c in model._meta.constraints if c.name not in present]
+    assert not missing, f"declared in models but absent from the database: {missing}"
+
+
+def test_the_migrations_match_the_models() -> None:
+    # Constraints live "in migrations": a model change without its migration fails here.
+    call_command("makemigrations", "assays", check=True, dry_run=True, verbosity=0)

@@ -1,0 +1,309 @@
+"""``python manage.py seed_demo``: a realistic demo that is safe to load twice."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from assays.models import (
+    AuditEvent,
+    ChannelRole,
+    CustodyEvent,
+    CustodyEventKind,
+    Instrument,
+    Lot,
+    LotAllocation,
+    LotInput,
+    LotKind,
+    MagnetChemistry,
+    Method,
+    Partner,
+    PartnerKind,
+    Product,
+    ReferenceMaterial,
+    Sample,
+    SampleType,
+    Site,
+    SiteMembership,
+    SpecificationStatus,
+)
+from assays.reference_data import reference_data_ensure
+from assays.roles import Role
+from assays.services.demo import demo_password
+from tests.factories import LotFactory
+
+pytestmark = pytest.mark.django_db
+
+FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Seeding hashes one password per user; the production hasher would dominate the test time.
+    settings.PASSWORD_HASHERS = FAST_HASHER
+
+
+def _seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def _row_counts() -> dict[str, int]:
+    """Every table of every installed app: the domain, auth, the admin log, pghistory's events."""
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+
+def _printed_credentials(output: str) -> dict[str, tuple[str, str, str]]:
+    """username -> (role, site/partner, password) from the printed table."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("username"))
+    rule = lines[header + 1]
+    # Columns are separated by two spaces under the dashes of the rule line.
+    spans, start = [], 0
+    for dashes in rule.split("  "):
+        spans.append((start, start + len(dashes)))
+        start += len(dashes) + 2
+    rows = {}
+    for line in lines[header + 2 :]:
+        if not line.strip() or not line[0].isalnum() or line.startswith(("Fixed", "Store")):
+            break
+        cells = [line[a:b].strip() for a, b in spans[:-1]] + [line[spans[-1][0] :].strip()]
+        rows[cells[0]] = (cells[1], cells[2], cells[3])
+    return rows
+
+
+def _lineage_reaches_feedstock(lot: Lot) -> bool:
+    frontier, seen = [lot], set()
+    while frontier:
+        current = frontier.pop()
+        if current.kind == LotKind.FEEDSTOCK:
+            return True
+        seen.add(current.pk)
+        frontier += [edge.input_lot for edge in current.inputs.select_related("input_lot") if edge.input_lot_id not in seen]
+    return False
+
+
+def test_a_second_run_changes_nothing_and_writes_no_audit_event():
+    first = _seed()
+    after_first = _row_counts()
+    audit_after_first = AuditEvent.objects.count()
+
+    second = _seed()
+
+    assert "Demo data created" in first
+    assert "nothing to do" in second
+    assert audit_after_first > 0
+    assert AuditEvent.objects.count() == audit_after_first
+    assert _row_counts() == after_first
+
+
+def test_regulated_records_are_created_through_the_audited_services_by_the_lab_admin():
+    _seed()
+    for model in (Lot, LotInput, LotAllocation, Sample, CustodyEvent):
+        entity = model._meta.label_lower
+        events = AuditEvent.objects.filter(entity=entity)
+        assert events.count() == model.objects.count(), entity
+        assert set(events.values_list("actor_label", flat=True)) == {"lab_admin"}
+    assert AuditEvent.objects.filter(entity="assays.specification").count() == 4
+
+
+def test_it_has_two_sites_and_the_uk_plant_is_the_only_default():
+    reference_data_ensure()  # the settings' placeholder site (MAIN) exists before the demo
+    placeholder = Site.objects.get(is_default=True)
+
+    _seed()
+
+    assert sorted(Site.objects.values_list("code", "country")) == [("UK1", "GB"), ("US1", "US")]
+    default = Site.objects.get(is_default=True)
+    assert default.code == "UK1"
+    # The empty placeholder was taken over rather than left behind as a third site.
+    assert default.pk == placeholder.pk
+
+
+def test_a_placeholder_site_with_records_is_kept_and_the_uk_plant_becomes_default():
+    reference_data_ensure()
+    placeholder = Site.objects.get(is_default=True)
+    LotFactory(code="OLD-1", site=placeholder)
+
+    _seed()
+
+    placeholder.refresh_from_db()
+    assert not placeholder.is_default
+    assert Site.objects.get(is_default=True).code == "UK1"
+    assert Site.objects.filter(is_default=True).count() == 1
+    assert Lot.objects.get(code="OLD-1").site == placeholder
+
+
+def test_three_suppliers_in_three_countries_supply_both_magnet_chemistries():
+    _seed()
+    suppliers = Partner.objects.filter(kind=PartnerKind.SUPPLIER)
+    assert suppliers.count() == 3
+    assert len(set(suppliers.values_list("country", flat=True))) == 3
+    feedstock = Lot.objects.filter(kind=LotKind.FEEDSTOCK)
+    assert set(feedstock.values_list("magnet_chemistry", flat=True)) == {MagnetChemistry.NDFEB, MagnetChemistry.SMCO}
+    for lot in feedstock:
+        assert lot.supplier is not None
+        assert lot.supplier.is_supplier
+        assert lot.mass_kg is not None
+        assert lot.mass_kg > 0
+        assert lot.received_on is not None
+        assert len(lot.country_of_collection) == 2
+        assert lot.feedstock_type
+
+
+def test_the_four_products_each_have_their_main_oxides_and_one_active_specification():
+    _seed()
+    expected = {"ND2O3": {"Nd2O3"}, "PRND": {"Pr6O11", "Nd2O3"}, "DY2O3": {"Dy2O3"}, "TB4O7": {"Tb4O7"}}
+    assert set(Product.objects.values_list("code", flat=True)) == set(expected)
+    for product in Product.objects.all():
+        assert set(product.main_oxides.values_list("formula", flat=True)) == expected[product.code]
+        active = product.specifications.filter(status=SpecificationStatus.ACTIVE)
+        assert active.count() == 1
+    assert "GB/T 5240-1992" in Product.objects.get(code="ND2O3").specifications.get().source
+    assert Product.objects.get(code="TB4O7").specifications.get().source == "producer data sheet"
+    assert Product.objects.get(code="PRND").specifications.get().source == "plant default"
+
+
+def test_every_product_lot_has_genealogy_back_to_feedstock_with_a_plausible_mass_balance():
+    _seed()
+    product_lots = Lot.objects.filter(kind=LotKind.PRODUCT)
+    assert set(product_lots.values_list("product__code", flat=True)) == {"ND2O3", "PRND", "DY2O3", "TB4O7"}
+    for lot in product_lots:
+        assert _lineage_reaches_feedstock(lot), lot.code
+        assert lot.country_of_separation
+        assert lot.country_of_oxide_production
+        assert lot.is_recycled
+    for lot in Lot.objects.exclude(kind=LotKind.FEEDSTOCK):
+        used = sum((edge.mass_used_kg for edge in lot.inputs.all()), Decimal(0))
+        # Processing loses mass: no output weighs more than what went into it.
+        assert lot.mass_kg is not None
+        assert 0 < lot.mass_kg <= used, lot.code
+    for lot in Lot.objects.all():
+        consumed = sum((edge.mass_used_kg for edge in lot.consumed_by.all()), Decimal(0))
+        assert lot.mass_kg is not None
+        assert consumed <= lot.mass_kg, lot.code
+
+
+def test_product_lots_are_allocated_to_two_customers_and_one_lot_is_split_between_them():
+    _seed()
+    allocations = LotAllocation.objects.select_related("lot", "customer")
+    customers = {allocation.customer for allocation in allocations}
+    assert len(customers) == 2
+    assert all(customer.is_customer for customer in customers)
+    by_lot: dict[str, set[str]] = defaultdict(set)
+    for allocation in allocations:
+        by_lot[allocation.lot.code].add(allocation.customer.code)
+        assert allocation.reference
+    assert any(len(codes) == 2 for codes in by_lot.values())
+    assert set(by_lot) == set(Lot.objects.filter(kind=LotKind.PRODUCT).values_list("code", flat=True))
+    for lot in Lot.objects.filter(kind=LotKind.PRODUCT):
+        assert lot.mass_kg is not None
+        assert sum(a.mass_kg for a in lot.allocations.all()) <= lot.mass_kg
+
+
+def test_every_lot_has_routine_duplicate_and_retain_samples_with_preparation_data():
+    _seed()
+    for lot in Lot.objects.all():
+        types = set(lot.samples.values_list("sample_type", flat=True))
+        assert {SampleType.ROUTINE, SampleType.DUPLICATE, SampleType.RETAIN} <= types, lot.code
+    analysed = Sample.objects.filter(sample_type__in=[SampleType.ROUTINE, SampleType.DUPLICATE])
+    assert analysed.exists()
+    for sample in analysed:
+        assert sample.sample_mass_g is not None, sample.code
+        assert sample.final_volume_ml is not None, sample.code
+        assert sample.dilution_factor > 1, sample.code
+        assert sample.site == sample.lot.site
+    routine = Sample.objects.get(code="US1-ND-26-0201-R1")
+    assert (routine.final_volume_ml, routine.dilution_factor) == (Decimal(50), Decimal(10))
+    assert routine.sample_mass_g is not None
+    assert Decimal("0.09") < routine.sample_mass_g < Decimal("0.11")
+
+
+def test_custody_starts_at_registration_and_includes_a_carrier_shipment_to_a_customer():
+    _seed()
+    for sample in Sample.objects.all():
+        assert sample.custody_events.filter(kind=CustodyEventKind.REGISTERED).count() == 1
+    to_customer = CustodyEvent.objects.filter(kind=CustodyEventKind.SHIPPED, to_partner__isnull=False)
+    assert to_customer.exists()
+    assert all(event.carrier_reference and event.to_partner.is_customer for event in to_customer)
+    assert CustodyEvent.objects.filter(kind=CustodyEventKind.SHIPPED, to_site__code="US1").exists()
+
+
+def test_each_site_has_an_icp_ms_and_the_method_has_reporting_and_confirmatory_channels():
+    _seed()
+    assert Instrument.objects.get(site__code="UK1").model == "7900"
+    assert Instrument.objects.get(site__code="US1").model == "iCAP RQ"
+    method = Method.objects.get()
+    channels = method.channels.select_related("analyte", "element")
+    assert {channel.role for channel in channels} == {ChannelRole.REPORTING, ChannelRole.CONFIRMATORY}
+    for channel in channels:
+        assert channel.element == channel.analyte.element
+        assert channel.lod is not None
+        assert channel.loq is not None
+        assert 0 < channel.lod <= channel.loq
+    reporting_elements = [c.element_id for c in channels if c.role == ChannelRole.REPORTING]
+    assert len(reporting_elements) == len(set(reporting_elements))
+    crm = ReferenceMaterial.objects.get()
+    assert crm.certified_values.count() >= 5
+    assert all(value.expanded_uncertainty for value in crm.certified_values.all())
+
+
+def test_one_user_per_role_logs_in_with_the_printed_password():
+    output = _seed()
+    printed = _printed_credentials(output)
+    user_model = get_user_model()
+    roles_seen = set()
+    for username, (role, scope, password) in printed.items():
+        assert password == demo_password(username)
+        assert Client().login(username=username, password=password), username
+        user = user_model.objects.get(username=username)
+        assert set(user.groups.values_list("name", flat=True)) == {role}
+        roles_seen.add(Role(role))
+        if Role(role) == Role.PARTNER_USER:
+            assert user.partner_membership.partner.code == scope
+            assert user.partner_membership.partner.is_customer
+        else:
+            assert SiteMembership.objects.filter(user=user).exists()
+    assert roles_seen == set(Role)
+    assert user_model.objects.get(username="lab_admin").is_staff
+    assert not user_model.objects.get(username="tech_uk").is_staff
+
+
+def test_a_password_changed_after_seeding_is_neither_reset_nor_printed():
+    _seed()
+    user = get_user_model().objects.get(username="qa")
+    user.set_password("the-qa-lead-chose-this")
+    user.save()
+
+    printed = _printed_credentials(_seed())
+
+    assert printed["qa"][2] == "(changed since seeding)"
+    assert Client().login(username="qa", password="the-qa-lead-chose-this")
+
+
+def test_it_refuses_to_run_in_production(settings):
+    settings.IS_PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        _seed()
+    assert not Lot.objects.exists()
+    assert not get_user_model().objects.filter(username="lab_admin").exists()
+
+
+def test_in_production_when_allowed_new_users_get_random_passwords_shown_once(settings):
+    settings.IS_PRODUCTION = True
+    printed = _printed_credentials(_seed("--allow-production"))
+
+    for username, (_role, _scope, password) in printed.items():
+        assert password != demo_password(username)
+        assert len(password) >= 12
+        assert Client().login(username=username, password=password)
+    again = _printed_credentials(_seed("--allow-production"))
+    assert all(password.startswith("(") for _role, _scope, password in again.values())
