@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from assays.errors import DomainError
+
 OPEN, ASSESSED, ON_HOLD, RELEASED, REJECTED = "open", "assessed", "on_hold", "released", "rejected"
 
 # open: registered, collecting results. assessed: latest assessment conforming. on_hold: off-spec,
@@ -20,7 +22,7 @@ ALLOWED_TRANSITIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
 )
 
 
-class IllegalTransitionError(ValueError):
+class IllegalTransitionError(DomainError, ValueError):
     """A state change the lot state machine does not allow."""
 
     def __init__(self, *, current: str, requested: str) -> None:

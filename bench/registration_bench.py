@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lims.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -60,8 +60,12 @@ def _through_services(count: int) -> float:
     with transaction.atomic():
         for index in range(count):
             sample_register(
-                actor=None, code=f"BENCH-{index:07d}", lot=lot,
-                sample_mass_g=Decimal("0.1000"), final_volume_ml=Decimal("50"), dilution_factor=Decimal("10"),
+                actor=None,
+                code=f"BENCH-{index:07d}",
+                lot=lot,
+                sample_mass_g=Decimal("0.1000"),
+                final_volume_ml=Decimal("50"),
+                dilution_factor=Decimal("10"),
             )
     return time.perf_counter() - started
 

@@ -185,6 +185,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(_env("LIMS_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production whitenoise serves straight from the source folders (no collectstatic needed
+# for the demo or the tests); production serves the hashed, compressed copies in STATIC_ROOT.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(_env("LIMS_MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -59,6 +60,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _fail_missing_service(request: pytest.FixtureRequest) -> None:
     reasons = [value for key, value in request.node.user_properties if key == "missing_service"]
     pytest.fail(f"LIMS_REQUIRE_SERVICES=1 but the service is missing: {'; '.join(reasons)}")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Every persona has a password; the production hasher's deliberate slowness would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- Personas ---------------------------------------------------------------------------------

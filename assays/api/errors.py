@@ -16,7 +16,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from assays.errors import DomainError, NotFoundError, PermissionDeniedError
-from assays.lifecycle import IllegalTransitionError
 
 __all__ = ["DomainRefusedError", "exception_handler"]
 
@@ -44,6 +43,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         translated = exceptions.NotFound(str(exc))
     elif isinstance(exc, PermissionDeniedError):
         translated = exceptions.PermissionDenied(str(exc))
-    elif isinstance(exc, DomainError | IllegalTransitionError):
+    elif isinstance(exc, DomainError):
         translated = DomainRefusedError(str(exc))
     return drf_exception_handler(translated, context)

@@ -21,10 +21,13 @@ def channel_code(
     ICP-MS: isotope mass then symbol (the vendors' own orders differ; this is ours), then the
     triple-quad mass pair and the cell mode. ICP-OES: symbol, wavelength, view.
     """
+    if (q1_mass is None) != (q2_mass is None):
+        raise ValueError("a triple-quad mass shift needs both Q1 and Q2")
     if element is None:
-        if not name:
+        folded_name = " ".join(name.split())
+        if not folded_name:
             raise ValueError("a channel without an element needs a name (LOI, Cl-, SO4 2-)")
-        return name
+        return folded_name
     parts: list[str] = []
     if wavelength_nm is not None:
         parts.append(f"{element} {Decimal(str(wavelength_nm)).normalize():f}")

@@ -102,7 +102,10 @@ class LotAssessment(models.Model):
 
     class Meta:
         ordering = ["lot", "-assessed_at"]
-        constraints = [models.CheckConstraint(condition=Q(status__in=AssessmentStatus.values), name="assessment_status_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=AssessmentStatus.values), name="assessment_status_valid"),
+            models.CheckConstraint(condition=Q(inputs_fingerprint__length=64), name="assessment_fingerprint_sha256_length"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lot} {self.status} at {self.assessed_at:%Y-%m-%d %H:%M}"

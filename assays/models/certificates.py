@@ -34,6 +34,7 @@ class Certificate(models.Model):
             models.UniqueConstraint(fields=["number", "revision"], name="certificate_unique_number_revision"),
             models.CheckConstraint(condition=Q(status__in=CertificateStatus.values), name="certificate_status_valid"),
             models.CheckConstraint(condition=~Q(status="issued") | Q(issued_at__isnull=False), name="certificate_issued_has_time"),
+            models.CheckConstraint(condition=Q(pdf_sha256="") | Q(pdf_sha256__length=64), name="certificate_pdf_sha256_length"),
         ]
 
     def __str__(self) -> str:

@@ -70,6 +70,11 @@ class Lot(models.Model):
             # Feedstock type and supplier describe bought feedstock only.
             models.CheckConstraint(condition=Q(kind=LotKind.FEEDSTOCK) | Q(feedstock_type=""), name="lot_feedstock_type_only_on_feedstock"),
             models.CheckConstraint(condition=~Q(code=""), name="lot_code_not_empty"),
+            # Provenance countries: an ISO 3166-1 alpha-2 code, or not known (yet).
+            *(
+                models.CheckConstraint(condition=Q(**{field: ""}) | Q(**{f"{field}__length": 2}), name=f"lot_{field}_iso2")
+                for field in ("country_of_collection", "country_of_separation", "country_of_oxide_production")
+            ),
         ]
 
     def __str__(self) -> str:

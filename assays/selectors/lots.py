@@ -21,7 +21,8 @@ def lot_list(*, actor: User | AnonymousUser) -> QuerySet[Lot]:
 
 def lot_get(*, actor: User | AnonymousUser, code: str) -> Lot:
     """One visible lot; an invisible one is reported exactly like a missing one."""
-    lot = lot_list(actor=actor).filter(code=code).first()
+    # A NUL byte cannot be in any code, and PostgreSQL refuses it in a query parameter.
+    lot = None if "\x00" in code else lot_list(actor=actor).filter(code=code).first()
     if lot is None:
         raise NotFoundError(f"no lot {code!r}")
     return lot

@@ -22,8 +22,12 @@ def acting_partner(*, actor: User | AnonymousUser) -> Partner | None:
     """The partner a partner user acts for, or None for anyone else."""
     if isinstance(actor, AnonymousUser) or not is_partner_user(actor):
         return None
-    membership = PartnerMembership.objects.select_related("partner").filter(user=actor).first()
-    return membership.partner if membership is not None else None
+    # Cached on the user object for the request, like its roles: a page asks several times.
+    if not hasattr(actor, "_lims_partner"):
+        membership = PartnerMembership.objects.select_related("partner").filter(user=actor).first()
+        setattr(actor, "_lims_partner", membership.partner if membership is not None else None)  # noqa: B010
+    partner: Partner | None = getattr(actor, "_lims_partner")  # noqa: B009
+    return partner
 
 
 def lot_visibility(*, actor: User | AnonymousUser, prefix: str = "") -> Q:

@@ -97,9 +97,3 @@ def client_for(request: pytest.FixtureRequest):
         return client
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    # The personas' passwords are hashed on every test; a real hasher's deliberate slowness buys nothing here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -30,14 +30,16 @@ LOTS_SEEN = {
 }
 SAMPLES_SEEN = {
     # Site staff see the samples their site holds, wherever the lot was made.
-    "technician": {"S-FA-1", "S-SPLIT-1", "S-TRADED-1"},
-    "qa": {"S-FA-1", "S-SPLIT-1", "S-TRADED-1"},
+    # S-FA-US is a UK lot's sample held at the US lab: both sites' staff see it.
+    "technician": {"S-FA-1", "S-FA-US", "S-SPLIT-1", "S-TRADED-1"},
+    "qa": {"S-FA-1", "S-FA-US", "S-SPLIT-1", "S-TRADED-1"},
     "us_technician": {"S-FA-US", "S-FB-1", "S-INT-1", "S-PB-1"},
     "qa_manager": ALL_SAMPLES,
     "lab_admin": ALL_SAMPLES,
     # Partners see the samples of their lots.
-    "partner_a_user": {"S-FA-1", "S-FA-US", "S-SPLIT-1", "S-TRADED-1"},
-    "partner_b_user": {"S-FB-1", "S-SPLIT-1", "S-PB-1", "S-TRADED-1"},
+    # Samples are internal lab records; partners get results and certificates (a later issue).
+    "partner_a_user": set(),
+    "partner_b_user": set(),
 }
 
 
@@ -131,8 +133,8 @@ def test_feedstock_detail_carries_its_provenance(plant, client_for):
     assert body["country_of_collection"] == "DE"
     assert body["allocations"] == []
     assert body["inputs"] == []
-    # The UK view of a UK lot lists the samples UK holds; the one at the US site is not theirs.
-    assert body["samples"] == ["S-FA-1"]
+    # The UK view of a UK lot lists its samples, the one that travelled to the US lab included.
+    assert body["samples"] == ["S-FA-1", "S-FA-US"]
 
 
 def test_a_lot_detail_lists_only_samples_the_caller_can_also_open(plant, client_for):

@@ -87,11 +87,6 @@ def _url(model: type[models.Model], view: str = "changelist", pk: object = None)
     return {"changelist": base, "add": f"{base}add/", "change": f"{base}{pk}/change/", "delete": f"{base}{pk}/delete/"}[view]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def demo() -> DemoSeedResult:
     result = demo_seed()

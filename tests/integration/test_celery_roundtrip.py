@@ -44,9 +44,27 @@ def test_a_task_round_trips_through_redis_and_a_real_worker(transactional_db: No
         "LIMS_VAR_DIR": str(tmp_path),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "lims", "worker", "--pool=solo", "--queues", queue,
-         "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "lims",
+            "worker",
+            "--pool=solo",
+            "--queues",
+            queue,
+            "--hostname",
+            f"{queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         record_worker_heartbeat.apply_async(kwargs={"token": token}, queue=queue)

@@ -331,6 +331,17 @@ def test_lot_code_is_unique_and_not_empty(lot: Lot, site: Site) -> None:
         Lot.objects.create(code="", site=site, kind=LotKind.FEEDSTOCK)
 
 
+def test_lot_provenance_countries_are_two_letters_or_unknown(lot: Lot) -> None:
+    # Too long would hit the column width first on PostgreSQL; one letter reaches the check on both.
+    with violates(Lot, "lot_country_of_collection_iso2"):
+        Lot.objects.filter(pk=lot.pk).update(country_of_collection="G")
+    with violates(Lot, "lot_country_of_separation_iso2"):
+        Lot.objects.filter(pk=lot.pk).update(country_of_separation="G")
+    with violates(Lot, "lot_country_of_oxide_production_iso2"):
+        Lot.objects.filter(pk=lot.pk).update(country_of_oxide_production="G")
+    Lot.objects.filter(pk=lot.pk).update(country_of_collection="DE", country_of_separation="GB", country_of_oxide_production="")
+
+
 def test_lot_mass_is_not_negative(lot: Lot, site: Site) -> None:
     with violates(Lot, "lot_mass_non_negative"):
         Lot.objects.filter(pk=lot.pk).update(mass_kg=Decimal("-0.0001"))
@@ -637,7 +648,13 @@ def test_resolving_a_flag_says_who_and_why_and_when(flag: Flag, user: User) -> N
 
 def test_assessment_status_takes_known_values(lot: Lot) -> None:
     with violates(LotAssessment, "assessment_status_valid"):
-        LotAssessment.objects.create(lot=lot, status="fine", inputs_fingerprint="x", assessed_at=timezone.now())
+        LotAssessment.objects.create(lot=lot, status="fine", inputs_fingerprint="f" * 64, assessed_at=timezone.now())
+
+
+def test_an_assessment_fingerprint_is_a_full_sha256(lot: Lot) -> None:
+    with violates(LotAssessment, "assessment_fingerprint_sha256_length"):
+        LotAssessment.objects.create(lot=lot, status="conforming", inputs_fingerprint="f" * 63, assessed_at=timezone.now())
+    LotAssessment.objects.create(lot=lot, status="conforming", inputs_fingerprint="f" * 64, assessed_at=timezone.now())
 
 
 def test_certificate_numbers_are_unique_per_revision(lot: Lot, site: Site) -> None:
@@ -654,6 +671,13 @@ def test_an_issued_certificate_has_an_issue_time_and_a_known_status(lot: Lot, si
     with violates(Certificate, "certificate_status_valid"):
         Certificate.objects.filter(pk=certificate.pk).update(status="bogus")
     Certificate.objects.filter(pk=certificate.pk).update(status="issued", issued_at=timezone.now())
+
+
+def test_a_certificate_pdf_digest_is_empty_or_a_full_sha256(lot: Lot, site: Site) -> None:
+    certificate = Certificate.objects.create(number="COA-2025-0003", lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_pdf_sha256_length"):
+        Certificate.objects.filter(pk=certificate.pk).update(pdf_sha256="0" * 40)
+    Certificate.objects.filter(pk=certificate.pk).update(pdf_sha256="0" * 64)
 
 
 def test_audit_events_have_a_known_action_and_an_actor_label(lot: Lot) -> None:

@@ -58,12 +58,6 @@ def _writes_nothing(call: Callable[[], object], *models: type[Any]) -> DomainErr
     return caught.value
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # The personas are users with passwords; the production hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def actor(technician: User) -> User:
     return technician

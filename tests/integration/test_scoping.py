@@ -31,12 +31,6 @@ class Stock:
     samples: dict[str, Sample]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    # The personas are users with passwords; the production hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def stock(world: World) -> Stock:
     default_site = Site.objects.filter(is_default=True).first() or SiteFactory(code="DEF", is_default=True)
@@ -59,7 +53,7 @@ def stock(world: World) -> Stock:
     samples = {
         "S-UK": SampleFactory(code="S-UK", lot=lots["UK-FEED"]),
         "S-US": SampleFactory(code="S-US", lot=lots["US-FEED"]),
-        # A UK product lot's sample that travelled to the US lab: it belongs to the US site now.
+        # A UK product lot's sample that travelled to the US lab: both sites' staff see it.
         "S-TRAVEL": SampleFactory(code="S-TRAVEL", lot=lots["UK-PROD"], site=world.us_site),
         "S-DEF": SampleFactory(code="S-DEF", lot=lots["DEF-1"]),
     }
@@ -69,18 +63,18 @@ def stock(world: World) -> Stock:
 ALL_LOTS = {"UK-FEED", "UK-PROD", "UK-SPLIT", "US-FEED", "US-PROD", "DEF-1"}
 ALL_SAMPLES = {"S-UK", "S-US", "S-TRAVEL", "S-DEF"}
 
-# persona -> (lots, samples, sites) it must see. Staff see their sites' lots and the samples held
-# at their sites; cross-site roles see everything; a partner sees the lots it supplied or was
-# allocated and their samples; everyone else sees nothing.
+# persona -> (lots, samples, sites) it must see. Staff see their sites' lots, and the samples held
+# at their sites or taken from their sites' lots; cross-site roles see everything; a partner sees
+# the lots it supplied or was allocated but no samples (internal lab records); everyone else nothing.
 EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
-    "technician": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK"}, {"UK1"}),
-    "qa": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK"}, {"UK1"}),
+    "technician": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK", "S-TRAVEL"}, {"UK1"}),
+    "qa": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK", "S-TRAVEL"}, {"UK1"}),
     "us_technician": ({"US-FEED", "US-PROD"}, {"S-US", "S-TRAVEL"}, {"US1"}),
     "qa_manager": (ALL_LOTS, ALL_SAMPLES, {"UK1", "US1", "<default>"}),
     "lab_admin": (ALL_LOTS, ALL_SAMPLES, {"UK1", "US1", "<default>"}),
     "superuser": (ALL_LOTS, ALL_SAMPLES, {"UK1", "US1", "<default>"}),
-    "partner_a_user": ({"UK-FEED", "UK-SPLIT"}, {"S-UK"}, set()),
-    "partner_b_user": ({"UK-PROD", "UK-SPLIT", "US-FEED"}, {"S-TRAVEL", "S-US"}, set()),
+    "partner_a_user": ({"UK-FEED", "UK-SPLIT"}, set(), set()),
+    "partner_b_user": ({"UK-PROD", "UK-SPLIT", "US-FEED"}, set(), set()),
     "anonymous": (set(), set(), set()),
     "no_role": (set(), set(), set()),
     # Django's is_staff only opens the admin; site membership without a role grants nothing.
@@ -91,7 +85,7 @@ EXPECTED: dict[str, tuple[set[str], set[str], set[str]]] = {
     "partner_role_without_partner": (set(), set(), set()),
     "partner_membership_without_role": (set(), set(), set()),
     # Both staff and partner (the lab admin should not allow it): the staff scope wins.
-    "technician_and_partner_a": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK"}, {"UK1"}),
+    "technician_and_partner_a": ({"UK-FEED", "UK-PROD", "UK-SPLIT"}, {"S-UK", "S-TRAVEL"}, {"UK1"}),
 }
 
 

@@ -41,14 +41,6 @@ from tests.factories import LotFactory
 
 pytestmark = pytest.mark.django_db
 
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Seeding hashes one password per user; the production hasher would dominate the test time.
-    settings.PASSWORD_HASHERS = FAST_HASHER
-
 
 def _seed(*args: str) -> str:
     out = StringIO()

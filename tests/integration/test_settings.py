@@ -33,7 +33,16 @@ print(json.dumps({
     "reject_on_worker_lost": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
 }))
 """
-LIMS_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "LIMS_ENV", "LIMS_SECRET_KEY", "LIMS_ALLOWED_HOSTS", "LIMS_DEBUG", "LIMS_VAR_DIR", "LIMS_MEDIA_ROOT")
+LIMS_VARIABLES = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "LIMS_ENV",
+    "LIMS_SECRET_KEY",
+    "LIMS_ALLOWED_HOSTS",
+    "LIMS_DEBUG",
+    "LIMS_VAR_DIR",
+    "LIMS_MEDIA_ROOT",
+)
 
 
 def _clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -43,14 +52,18 @@ def _clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 
 def _settings(tmp_path: Path, **overrides: str) -> dict[str, object]:
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     loaded: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return loaded
 
 
 def _failure(tmp_path: Path, **overrides: str) -> str:
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False
+    )
     assert result.returncode != 0, result.stdout
     return result.stderr
 
@@ -104,7 +117,9 @@ def test_an_unknown_mode_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_production_is_hardened(tmp_path: Path) -> None:
-    production = _settings(tmp_path, LIMS_ENV="production", LIMS_SECRET_KEY="s" * 30 + "e" * 30, LIMS_ALLOWED_HOSTS="lims.example.org, lab.example.org")
+    production = _settings(
+        tmp_path, LIMS_ENV="production", LIMS_SECRET_KEY="s" * 30 + "e" * 30, LIMS_ALLOWED_HOSTS="lims.example.org, lab.example.org"
+    )
     assert production["debug"] is False
     assert production["hosts"] == ["lims.example.org", "lab.example.org"]
     assert production["session_secure"] is True
@@ -116,7 +131,12 @@ def test_production_is_hardened(tmp_path: Path) -> None:
 def test_production_settings_pass_the_deployment_checks_with_no_warning(tmp_path: Path) -> None:
     env = _clean_env(tmp_path, LIMS_ENV="production", LIMS_SECRET_KEY="k3y-" + "abcdefghij" * 6, LIMS_ALLOWED_HOSTS="lims.example.org")
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout

@@ -79,13 +79,14 @@ def test_a_blank_cell_mode_is_no_cell_mode(cell_mode: str) -> None:
     assert channel_code(element="La", isotope_mass=139, cell_mode=cell_mode) == "139La"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="channel_code returns a named channel's name as given, so ' SO4  2-' and 'SO4 2-' would be two analytes; "
-    "fix: fold the name's whitespace like the cell mode's",
-)
 def test_named_channel_whitespace_is_folded() -> None:
     assert channel_code(element=None, name=" SO4  2- ") == "SO4 2-"
+
+
+@pytest.mark.parametrize(("q1", "q2"), [(75, None), (None, 91)])
+def test_half_a_mass_shift_is_refused(q1: int | None, q2: int | None) -> None:
+    with pytest.raises(ValueError, match="Q1 and Q2"):
+        channel_code(element="As", isotope_mass=75, q1_mass=q1, q2_mass=q2, cell_mode="O2")
 
 
 _WHITESPACE = " \t\n\r\x0b\x0c\u00a0\u2003"
