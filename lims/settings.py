@@ -45,6 +45,8 @@ IS_PRODUCTION = LIMS_ENV == "production"
 
 # Local state of the embedded mode (SQLite file, media, the generated secret) lives in one folder.
 VAR_DIR = Path(_env("LIMS_VAR_DIR") or BASE_DIR / "var")
+# Local state: the embedded mode's SQLite file and media, the dev secret, beat's schedule file.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _development_secret() -> str:
@@ -52,7 +54,6 @@ def _development_secret() -> str:
     secret_file = VAR_DIR / "dev-secret-key"
     if secret_file.exists():
         return secret_file.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(50)
     secret_file.write_text(secret)
     secret_file.chmod(0o600)
@@ -130,7 +131,6 @@ DATABASE_URL = _env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -161,6 +161,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = _env("LIMS_CELERY_QUEUE") or "lims"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "assays.tasks.record_worker_heartbeat", "schedule": 60.0},
 }
