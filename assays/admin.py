@@ -37,6 +37,7 @@ from assays.models import (
     Element,
     Flag,
     Instrument,
+    InternalStandardReading,
     Lot,
     LotAllocation,
     LotAssessment,
@@ -48,6 +49,7 @@ from assays.models import (
     Partner,
     PartnerMembership,
     Product,
+    QcLabelPattern,
     ReferenceMaterial,
     Run,
     Sample,
@@ -344,12 +346,33 @@ class SpecificationAdmin(MasterDataAdmin):
 # --- Instruments, methods, reference materials ------------------------------------------------
 
 
+class QcLabelPatternInline(MasterDataInline):
+    """How this instrument's sequences name QC items beyond the defaults (ICV, CCV, CCB, BLK, LCS,
+    CRM <name>, DUP <sample>, SPK <sample>); tried in position order, before sample ids."""
+
+    model = QcLabelPattern
+    fields = ("position", "pattern", "match_kind", "qc_role", "reference_material", "note")
+    autocomplete_fields = ("reference_material",)
+    ordering = ("position", "id")
+
+
 @admin.register(Instrument)
 class InstrumentAdmin(MasterDataAdmin):
     list_display = ("code", "name", "site", "technique", "vendor", "model", "software_applies_dilution_factor", "is_active")
     list_filter = ("site", "technique", "is_active")
     search_fields = ("code", "name", "vendor", "model", "serial_number")
     list_select_related = ("site",)
+    inlines = (QcLabelPatternInline,)
+
+
+@admin.register(QcLabelPattern)
+class QcLabelPatternAdmin(MasterDataAdmin):
+    # A regular expression is compiled on save (the model's clean): an invalid one is a form error.
+    list_display = ("instrument", "position", "pattern", "match_kind", "qc_role", "reference_material", "note")
+    list_filter = ("instrument", "match_kind", "qc_role")
+    search_fields = ("pattern", "note", "instrument__code")
+    list_select_related = ("instrument", "reference_material")
+    autocomplete_fields = ("reference_material",)
 
 
 class MethodChannelForm(_ModelForm):
@@ -597,6 +620,13 @@ class AcquisitionAdmin(RegulatedRecordAdmin):
     list_filter = ("qc_role", "rejected_by_instrument")
     search_fields = ("label", "sample__code", "run__source_filename")
     list_select_related = ("run", "sample")
+
+
+@admin.register(InternalStandardReading)
+class InternalStandardReadingAdmin(RegulatedRecordAdmin):
+    list_display = ("acquisition", "analyte", "counts_per_second", "recovery_percent")
+    search_fields = ("analyte__code", "acquisition__label", "acquisition__run__source_filename")
+    list_select_related = ("acquisition", "analyte")
 
 
 @admin.register(Measurement)

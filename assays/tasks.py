@@ -7,6 +7,7 @@ import socket
 from celery import shared_task
 
 from assays.services.ops import worker_heartbeat_record
+from assays.services.run_qc import run_evaluate
 
 
 @shared_task(name="assays.tasks.record_worker_heartbeat")
@@ -14,3 +15,10 @@ def record_worker_heartbeat(token: str = "") -> None:
     """Beat runs this every minute; the dashboard shows when a worker last answered."""
     hostname = getattr(record_worker_heartbeat.request, "hostname", None) or socket.gethostname()
     worker_heartbeat_record(hostname=hostname, token=token)
+
+
+@shared_task(name="assays.tasks.evaluate_run", acks_late=True, reject_on_worker_lost=True)
+def evaluate_run(run_id: int) -> None:
+    """Run QC of an imported run, enqueued by the import on commit. Idempotent (see run_evaluate):
+    a redelivered message, or the periodic sweep of runs left pending, does no harm."""
+    run_evaluate(run_id=run_id)

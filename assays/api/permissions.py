@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-__all__ = ["CanReadLots", "HasCapability", "IsStaffMember"]
+__all__ = ["CanReadLots", "CanRegisterSamples", "HasCapability", "IsStaffMember"]
 
 
 class IsStaffMember(BasePermission):
@@ -53,3 +53,9 @@ class CanReadLots(HasCapability):
     """Staff of any role and partner users; the selectors narrow the rows to their sites or partner."""
 
     capabilities = READ_LOTS
+
+
+class CanRegisterSamples(HasCapability):
+    """Technicians: registration produces lab data; the service then checks the sites row by row."""
+
+    capabilities = frozenset({Capability.REGISTER_SAMPLES})

@@ -11,4 +11,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("lots/<path:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("samples/", views.SampleListView.as_view(), name="sample-list"),
     path("samples/<str:code>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("runs/", views.RunListView.as_view(), name="run-list"),
+    path("runs/<int:id>/", views.RunDetailView.as_view(), name="run-detail"),
 ]

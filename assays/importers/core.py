@@ -85,10 +85,15 @@ class ParsedChannel:
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
+# makes building one three times slower, and a large batch builds a hundred thousand of them.
+@dataclass(slots=True)
 class ParsedValue:
     """One reported concentration. ``value`` is None when the cell holds no number (empty, N/A);
-    such cells are kept so the preview can say so, but never enter arithmetic.
+    such cells are kept so the preview can say so, but never enter arithmetic. Exception: an
+    Agilent batch table leaves ``Conc.`` empty for a channel not calibrated in that acquisition
+    (the first samples of the real batch, before its calibration): no result was reported at
+    all, so no ParsedValue is made.
 
     A censoring token such as Agilent's ``<0.000`` is ``qualifier='<'`` with ``value`` the
     number after the sign and ``raw_text`` the token; what it means (below zero, not "LOD = 0")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from assays.importers.matching import PatternError, compile_pattern
 from assays.models.reference import Analyte, Element, Technique
 from assays.models.samples import Sample
 from assays.models.sites import Site
@@ -113,6 +115,12 @@ class Run(models.Model):
     status = models.CharField(max_length=24, choices=RunStatus.choices, default=RunStatus.PENDING_QC)
     imported_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # What the import found (counts, unmatched labels, warnings): the answer a re-import of the
+    # same file gives, and what the run page shows without recounting.
+    import_summary = models.JSONField(default=dict, blank=True)
+    # Set by the run evaluation (assays.services.run_qc): when it ran and what it concluded.
+    qc_evaluated_at = models.DateTimeField(null=True, blank=True)
+    qc_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-imported_at"]
@@ -149,12 +157,33 @@ class Acquisition(models.Model):
     rejected_by_instrument = models.BooleanField(default=False)
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, null=True, blank=True, related_name="acquisitions")
     qc_role = models.CharField(max_length=24, choices=QcRole.choices, blank=True)
+    data_file = models.CharField(max_length=255, blank=True, help_text="The instrument's own name for the acquisition (001SMPL.d).")
+    replicate = models.CharField(max_length=40, blank=True, help_text="A replicate's name, when the file lists replicates as rows.")
+    reference_material = models.ForeignKey(
+        "ReferenceMaterial", on_delete=models.PROTECT, null=True, blank=True, related_name="acquisitions", help_text="For a CRM."
+    )
+    # The dilution factor this acquisition was measured at (the sample's, or the batch log's),
+    # and the factor its solution values were multiplied by to give mg/kg of the solid
+    # (V · DF / (1000 · m), DF left out when the software had applied it): kept so that a stored
+    # result can be traced back to the number the instrument printed. Null: values stayed in
+    # solution units (QC items, or a sample without mass and volume).
+    dilution_factor = models.FloatField(null=True, blank=True)
+    conversion_factor = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["run", "sequence"], name="acquisition_unique_sequence"),
             models.CheckConstraint(condition=Q(qc_role__in=QcRole.values), name="acquisition_qc_role_valid"),
+            models.CheckConstraint(
+                condition=Q(dilution_factor__isnull=True) | Q(dilution_factor__gt=0), name="acquisition_dilution_factor_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(conversion_factor__isnull=True) | Q(conversion_factor__gt=0), name="acquisition_conversion_factor_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(reference_material__isnull=True) | Q(qc_role="crm"), name="acquisition_reference_material_only_for_crm"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,7 +207,9 @@ class Measurement(models.Model):
     the comparison a spec line prescribes. A censored value has qualifier ``<`` and value = LOD,
     with the instrument's own number kept in ``raw_value``."""
 
-    acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="measurements")
+    # No index of its own: the unique (acquisition, analyte) index serves it, and an import writes
+    # a hundred thousand rows through every index of this table.
+    acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="measurements", db_index=False)
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measurements")
     value = models.FloatField()
     qualifier = models.CharField(max_length=1, choices=Qualifier.choices, default=Qualifier.EQUAL)
@@ -239,3 +270,82 @@ class CertifiedValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.material}: {self.element} {self.value} {self.unit}"
+
+
+class InternalStandardReading(models.Model):
+    """An internal standard's response in one acquisition: counts per second and, where the
+    software reports it, its recovery against the calibration blank (run QC, EPA 200.8: 60-125 %)."""
+
+    acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="internal_standards", db_index=False)
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="internal_standard_readings")
+    counts_per_second = models.FloatField(null=True, blank=True)
+    recovery_percent = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["acquisition", "analyte__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["acquisition", "analyte"], name="istd_reading_unique_cell"),
+            models.CheckConstraint(
+                condition=Q(counts_per_second__isnull=True) | Q(counts_per_second__gte=0), name="istd_reading_cps_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(recovery_percent__isnull=True) | Q(recovery_percent__gte=0), name="istd_reading_recovery_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(counts_per_second__isnull=False) | Q(recovery_percent__isnull=False), name="istd_reading_has_a_value"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.acquisition} ISTD {self.analyte.code}: {self.counts_per_second} cps"
+
+
+class LabelMatchKind(models.TextChoices):
+    EXACT = "exact", "Exact label"
+    PREFIX = "prefix", "Label starts with"
+    REGEX = "regex", "Regular expression"
+
+
+class QcLabelPattern(models.Model):
+    """How the labs name QC items on one instrument, beyond the defaults (ICV, CCV, CCB, BLK, LCS,
+    ``CRM <name>``, ``DUP <sample>``, ``SPK <sample>``): e.g. ``Deriv TracesETMaj`` is a CCV.
+
+    Exact and prefix patterns compare case- and spacing-insensitively; a regular expression must
+    match the whole label (case-insensitive) and may capture ``(?P<sample>...)`` for a duplicate's
+    or spike's parent sample, or ``(?P<name>...)`` for a reference material. Patterns are tried in
+    ``position`` order, before sample ids and the defaults.
+    """
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="qc_label_patterns")
+    pattern = models.CharField(max_length=200)
+    match_kind = models.CharField(max_length=8, choices=LabelMatchKind.choices, default=LabelMatchKind.EXACT)
+    qc_role = models.CharField(max_length=24, choices=[(v, label) for v, label in QcRole.choices if v])
+    reference_material = models.ForeignKey(
+        ReferenceMaterial, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Only for a CRM pattern."
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower first.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["instrument__code", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "match_kind", "pattern"], name="qc_label_pattern_unique"),
+            models.CheckConstraint(condition=Q(match_kind__in=LabelMatchKind.values), name="qc_label_pattern_kind_valid"),
+            models.CheckConstraint(condition=Q(qc_role__in=[v for v in QcRole.values if v]), name="qc_label_pattern_role_valid"),
+            models.CheckConstraint(condition=~Q(pattern=""), name="qc_label_pattern_not_empty"),
+            models.CheckConstraint(
+                condition=Q(reference_material__isnull=True) | Q(qc_role="crm"), name="qc_label_pattern_material_only_for_crm"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument.code}: {self.pattern!r} ({self.match_kind}) -> {self.qc_role}"
+
+    def clean(self) -> None:
+        if self.match_kind == LabelMatchKind.REGEX:
+            try:
+                compile_pattern(self.pattern)
+            except PatternError as error:
+                raise ValidationError({"pattern": str(error)}) from error
+        if not self.pattern.strip():
+            raise ValidationError({"pattern": "a pattern cannot be blank"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -11,21 +10,10 @@ from django.utils import timezone
 
 from assays.errors import DomainError
 from assays.models import AuditAction, CustodyEvent, CustodyEventKind, Lot, Partner, Sample, SampleType, Site
+from assays.sample_codes import SAMPLE_CODE, normalise_sample_code
 from assays.services.audit import audit_record, audited_context, snapshot
 
-# Upper-case letters, digits, '-', '.', '_': prints unambiguously as Code 128 or a QR code and
-# survives being read back by a scanner in any keyboard layout.
-SAMPLE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
-
-
-def normalise_sample_code(raw: str) -> str:
-    code = raw.strip()
-    # ASCII is checked before upper-casing: 'ß'.upper() is 'SS' and 'ﬁ'.upper() is 'FI', which
-    # would quietly give a sample an id other than the one typed.
-    code = code.upper() if code.isascii() else ""
-    if not SAMPLE_CODE.fullmatch(code):
-        raise DomainError(f"sample id {raw!r}: use 1-40 letters, digits, '-', '.' or '_', starting with a letter or digit")
-    return code
+__all__ = ["SAMPLE_CODE", "custody_event_record", "normalise_sample_code", "sample_register"]
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from assays.permissions import Capability, can
 from assays.roles import is_cross_site, is_partner_user, is_staff_member, roles_of
 from assays.selectors.scoping import acting_partner, visible_sites
 
@@ -20,7 +21,12 @@ class NavItem:
 
 
 # The page names each entry covers, so a lot's page keeps "Lots" highlighted.
-_SECTIONS = {"dashboard": {"dashboard"}, "lots": {"lot_list", "lot_detail"}}
+_SECTIONS = {
+    "dashboard": {"dashboard"},
+    "lots": {"lot_list", "lot_detail", "lot_labels", "manual_entry"},
+    "register": {"register_samples", "preview_sheet", "confirm_sheet"},
+    "runs": {"run_list", "run_upload", "run_preview", "run_confirm", "run_detail"},
+}
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -34,8 +40,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return NavItem(label=label, url=reverse(url_name), active=current in _SECTIONS[section])
 
     roles = sorted(role.value for role in roles_of(user))
+    can_register = can(user, Capability.REGISTER_SAMPLES)
     if is_staff_member(user) or user.is_superuser:
         nav = [item("Dashboard", "dashboard", "web:dashboard"), item("Lots", "lots", "web:lot_list")]
+        if can_register:
+            nav.append(item("Register samples", "register", "web:register_samples"))
+        nav.append(item("Runs", "runs", "web:run_list"))
         if is_cross_site(user):
             affiliation = "All sites"
         else:
@@ -50,4 +60,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_items": nav,
         "nav_roles": roles or (["Superuser"] if user.is_superuser else []),
         "nav_affiliation": affiliation,
+        # The lot page offers "Register samples" to those who may.
+        "can_register_samples": can_register,
+        # ... and "Enter results" (manual entry) to those who import runs.
+        "can_import_runs": can(user, Capability.IMPORT_RUNS),
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assays.web import views
+from assays.web import manual_entry, registration, runs, views
 
 app_name = "web"
 urlpatterns = [
@@ -8,4 +8,18 @@ urlpatterns = [
     path("lots/", views.lot_list, name="lot_list"),
     # ``path``: a lot code is free text and may hold a slash; it must still round-trip.
     path("lots/<path:code>/", views.lot_detail_page, name="lot_detail"),
+    path("samples/register/", registration.register_samples, name="register_samples"),
+    path("samples/register/preview/", registration.preview_sheet, name="preview_sheet"),
+    path("samples/register/confirm/", registration.confirm_sheet, name="confirm_sheet"),
+    path("samples/register/template.csv", registration.sheet_template, name="sample_sheet_template"),
+    # Not under lots/: that pattern takes any path, so lots/X/labels/ would be the page of a lot "X/labels".
+    path("labels/<path:code>/", registration.lot_labels, name="lot_labels"),
+    path("runs/", runs.run_list_page, name="run_list"),
+    path("runs/import/", runs.run_upload, name="run_upload"),
+    path("runs/import/preview/", runs.run_preview, name="run_preview"),
+    path("runs/import/confirm/", runs.run_confirm, name="run_confirm"),
+    path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
+    # Lot codes may hold a slash, so the row partial has its own prefix rather than manual/<code>/row/.
+    path("manual/<path:code>/", manual_entry.manual_entry, name="manual_entry"),
+    path("manual-row/<path:code>/", manual_entry.manual_entry_row, name="manual_entry_row"),
 ]

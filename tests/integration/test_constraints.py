@@ -32,6 +32,7 @@ from assays.models import (
     Element,
     Flag,
     Instrument,
+    InternalStandardReading,
     Lot,
     LotAllocation,
     LotAssessment,
@@ -44,6 +45,7 @@ from assays.models import (
     Partner,
     PartnerMembership,
     Product,
+    QcLabelPattern,
     ReferenceMaterial,
     Run,
     Sample,
@@ -593,6 +595,67 @@ def test_reference_material_lots_and_certified_values_are_unique_and_not_negativ
         CertifiedValue.objects.filter(pk=value.pk).update(value=-1.0)
     with violates(CertifiedValue, "certified_uncertainty_non_negative"):
         CertifiedValue.objects.filter(pk=value.pk).update(expanded_uncertainty=-0.5)
+
+
+def test_an_acquisitions_dilution_and_conversion_factors_are_positive(acquisition: Acquisition) -> None:
+    acquisitions = Acquisition.objects.filter(pk=acquisition.pk)
+    with violates(Acquisition, "acquisition_dilution_factor_positive"):
+        acquisitions.update(dilution_factor=0.0)
+    with violates(Acquisition, "acquisition_conversion_factor_positive"):
+        acquisitions.update(conversion_factor=-5.0)
+    acquisitions.update(dilution_factor=10.0, conversion_factor=5.0)
+    acquisitions.update(dilution_factor=None, conversion_factor=None)
+
+
+def test_only_a_crm_acquisition_names_a_reference_material(acquisition: Acquisition) -> None:
+    material = ReferenceMaterial.objects.create(name="OREAS 465", lot_number="1")
+    acquisitions = Acquisition.objects.filter(pk=acquisition.pk)
+    with violates(Acquisition, "acquisition_reference_material_only_for_crm"):
+        acquisitions.update(reference_material=material, qc_role="ccv")
+    acquisitions.update(reference_material=material, qc_role="crm")
+
+
+def test_an_internal_standard_reading_is_unique_per_acquisition_not_negative_and_holds_a_value(
+    acquisition: Acquisition, analyte: Analyte
+) -> None:
+    reading = InternalStandardReading.objects.create(acquisition=acquisition, analyte=analyte, counts_per_second=34068.2)
+    with violates(InternalStandardReading, "istd_reading_unique_cell"):
+        InternalStandardReading.objects.create(acquisition=acquisition, analyte=analyte, counts_per_second=1.0)
+    readings = InternalStandardReading.objects.filter(pk=reading.pk)
+    with violates(InternalStandardReading, "istd_reading_cps_non_negative"):
+        readings.update(counts_per_second=-1.0)
+    with violates(InternalStandardReading, "istd_reading_recovery_non_negative"):
+        readings.update(recovery_percent=-0.5)
+    with violates(InternalStandardReading, "istd_reading_has_a_value"):
+        readings.update(counts_per_second=None, recovery_percent=None)
+    readings.update(counts_per_second=None, recovery_percent=97.0)
+
+
+def test_qc_label_patterns_are_unique_named_and_of_known_kind_and_role(site: Site) -> None:
+    instrument = InstrumentFactory(code="ICP-P", site=site)
+    pattern = QcLabelPattern.objects.create(instrument=instrument, pattern="Deriv TracesETMaj", match_kind="exact", qc_role="ccv")
+    with violates(QcLabelPattern, "qc_label_pattern_unique"):
+        QcLabelPattern.objects.create(instrument=instrument, pattern="Deriv TracesETMaj", match_kind="exact", qc_role="icv")
+    # The same text as another kind of pattern, or on another instrument, is another pattern.
+    QcLabelPattern.objects.create(instrument=instrument, pattern="Deriv TracesETMaj", match_kind="prefix", qc_role="ccv")
+    QcLabelPattern.objects.create(instrument=InstrumentFactory(code="ICP-Q", site=site), pattern="Deriv TracesETMaj", qc_role="ccv")
+    patterns = QcLabelPattern.objects.filter(pk=pattern.pk)
+    with violates(QcLabelPattern, "qc_label_pattern_kind_valid"):
+        patterns.update(match_kind="glob")
+    with violates(QcLabelPattern, "qc_label_pattern_role_valid"):
+        patterns.update(qc_role="")
+    with violates(QcLabelPattern, "qc_label_pattern_role_valid"):
+        patterns.update(qc_role="bogus")
+    with violates(QcLabelPattern, "qc_label_pattern_not_empty"):
+        patterns.update(pattern="")
+
+
+def test_only_a_crm_label_pattern_names_a_reference_material(site: Site) -> None:
+    material = ReferenceMaterial.objects.create(name="NIST 610", lot_number="A")
+    instrument = InstrumentFactory(code="ICP-R", site=site)
+    with violates(QcLabelPattern, "qc_label_pattern_material_only_for_crm"):
+        QcLabelPattern.objects.create(instrument=instrument, pattern="NIST 610", qc_role="ccv", reference_material=material)
+    QcLabelPattern.objects.create(instrument=instrument, pattern="NIST 610", qc_role="crm", reference_material=material)
 
 
 # --- Flags, assessments, certificates, audit -----------------------------------------------------
