@@ -374,7 +374,7 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
 
     channels = _channel_plans(parsed, method=method, plan=plan)
     _check_acquisitions(parsed, plan=plan)
-    report = _match(parsed, actor=actor, instrument=instrument)
+    report = run_match_acquisitions(parsed=parsed, actor=actor, instrument=instrument)
     summary.warnings.extend(report.warnings)
     summary.unmatched_labels = report.unmatched
     summary.sample_acquisitions = report.sample_acquisitions
@@ -602,7 +602,10 @@ def _lab_patterns(instrument: Instrument) -> list[LabelPattern]:
     return patterns
 
 
-def _match(parsed: ParsedRun, *, actor: User, instrument: Instrument) -> MatchReport:
+def run_match_acquisitions(*, parsed: ParsedRun, actor: User, instrument: Instrument) -> MatchReport:
+    """What each acquisition of ``parsed`` matches (a sample the analyst may see at the instrument's
+    site, a QC item by the lab's patterns, or nothing), exactly as the import will. Reads only: the
+    upload preview shows it row by row before anything is written."""
     labels = [AcquisitionLabel(acquisition.label, acquisition.vendor_type) for acquisition in parsed.acquisitions]
     patterns = _lab_patterns(instrument)
     # Which labels could be sample ids: each label, and each parent a DUP/SPK pattern names.

@@ -246,7 +246,7 @@ def _acquisition_table(
     computes but does not return, so the file is parsed again and matched by the same function.
     """
     parsed = registry.parse(data, file_name=pending.file_name, format=pending.format or None)
-    report = run_service._match(parsed, actor=actor, instrument=instrument)
+    report = run_service.run_match_acquisitions(parsed=parsed, actor=actor, instrument=instrument)
     codes = {match.sample_code for match in report.matches if match.sample_code}
     samples = {sample.code: sample for sample in sample_list(actor=actor).filter(code__in=codes)}
     rows: list[PreviewAcquisition] = []
