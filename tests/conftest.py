@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _fail_missing_service(request: pytest.FixtureRequest) -> None:
     reasons = [value for key, value in request.node.user_properties if key == "missing_service"]
     pytest.fail(f"LIMS_REQUIRE_SERVICES=1 but the service is missing: {'; '.join(reasons)}")
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks enqueued by the code under test run in-process, so a test sees their effect at once.
+
+    Only the ``redis`` tests send to the real broker and a real worker; elsewhere a message left
+    in Redis with no worker would make the test depend on timing.
+    """
+    if "redis" in request.keywords:
+        yield
+        return
+    from lims.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
 
 
 @pytest.fixture(autouse=True)
