@@ -16,6 +16,7 @@ The content is fictional: company names, serial numbers, order and carrier refer
 from __future__ import annotations
 
 import datetime as dt
+import random
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -543,7 +544,74 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         lots = _ensure_lots(result, actor=actor, sites=sites, partners=partners, products=products)
         samples = _ensure_samples(result, actor=actor, lots=lots)
         _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
+        _ensure_demo_run(result, analyst=users[DEMO_RUN_ANALYST], samples=samples)
     return result
+
+
+# --- A demo ICP-MS run ------------------------------------------------------------------------
+
+DEMO_RUN_ANALYST = "tech_uk"
+DEMO_RUN_INSTRUMENT = "UK1-ICPMS-01"
+DEMO_RUN_FILE = "UK1-ICPMS-01_demo_batch.csv"
+# Main components of each demo product, measured far above the impurity range (over-range on an
+# impurity method); every other channel is an impurity at a few mg/kg of the solid.
+_MAIN_ELEMENTS = {"PrNd": {"Pr", "Nd"}, "Nd2O3": {"Nd"}, "Dy2O3": {"Dy"}, "Tb4O7": {"Tb"}}
+
+
+def _demo_batch(samples: list[Sample]) -> bytes:
+    """An Agilent MassHunter batch table for the UK1 product samples, with the blank, calibration
+    check and blank check a real sequence brackets them with. Deterministic: the same bytes on
+    every seed, so a second seed finds the run already imported (same SHA-256)."""
+    rng = random.Random(20261127)  # noqa: S311 - reproducible demo readings, not a secret
+    label_row = ["Sample", "", "", "", "", "", ""]
+    header_row = ["", "Rjct", "Data File", "Acq. Date-Time", "Type", "Level", "Sample Name"]
+    for channel in METHOD_CHANNELS:
+        label_row += [f"{channel.isotope_mass}  {channel.element}  [ {channel.cell_mode} ] ", "", "", ""]
+        header_row += ["CPS", "CPS RSD", "Conc. [ ppb ]", "Conc. RSD"]
+    sequence: list[tuple[str, str, set[str]]] = [("CalBlk", "Blank", set()), ("Sample", "CCV", set())]
+    for sample in samples:
+        product = sample.lot.product.code if sample.lot.product else ""
+        sequence.append(("Sample", sample.code, _MAIN_ELEMENTS.get(product, set())))
+    sequence += [("Sample", "CCB", set()), ("Sample", "CCV", set())]
+    lines = [";".join(label_row), ";".join(header_row)]
+    for number, (vendor_type, label, main) in enumerate(sequence, start=1):
+        row = ["", "FALSE", f"{number:03d}SMPL.d", f"2026-11-20 09:{number:02d}", vendor_type, "", label]
+        for channel in METHOD_CHANNELS:
+            if label == "CCV":
+                concentration = 1.0 * rng.uniform(0.96, 1.04)
+            elif vendor_type == "CalBlk" or label == "CCB":
+                concentration = rng.uniform(-0.002, 0.002)
+            elif channel.element in main:
+                concentration = rng.uniform(15_000, 25_000)
+            else:
+                concentration = rng.lognormvariate(-1.0, 1.2)  # about 0.4 µg/L: a few mg/kg of the solid
+            text = "<0.000" if concentration < 0 else f"{concentration:.5f}"
+            row += [f"{max(concentration, 0) * 12_000 + 35:.1f}", f"{rng.uniform(0.5, 4):.2f}", text, f"{rng.uniform(0.3, 5):.2f}"]
+        lines.append(";".join(row))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _ensure_demo_run(result: DemoSeedResult, *, analyst: User, samples: dict[str, Sample]) -> None:
+    from assays.services.runs import run_import
+
+    uk_product_samples = sorted(
+        (
+            sample
+            for sample in samples.values()
+            if sample.site.code == "UK1" and sample.lot.kind == LotKind.PRODUCT and sample.sample_mass_g is not None
+        ),
+        key=lambda sample: sample.code,
+    )
+    if not uk_product_samples:
+        return
+    summary = run_import(
+        actor=analyst,
+        data=_demo_batch(uk_product_samples),
+        file_name=DEMO_RUN_FILE,
+        instrument=Instrument.objects.get(code=DEMO_RUN_INSTRUMENT),
+        method=Method.objects.get(code=METHOD_CODE),
+    )
+    result.created["run"] += int(not summary.existing)
 
 
 def _site_is_unused(site: Site) -> bool:
