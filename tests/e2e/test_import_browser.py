@@ -5,14 +5,12 @@ Debian's chromium, headless, offline: any request to another host is blocked and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
-from tests.conftest import CHROMIUM
+from tests.e2e.conftest import RESULTS
 from tests.factories import PASSWORD
 from tests.runs_setup import AGILENT, make_run_lab
 
@@ -29,53 +27,11 @@ from tests.runs_setup import AGILENT, make_run_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RESULTS = Path(__file__).resolve().parents[2] / "test-results"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-
-@pytest.fixture
-def page(live_server: Any, monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> Iterator[Any]:
-    # Imported here: without playwright the conftest skips (or, in CI, fails) the test with a reason.
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
     # The upload waits for its confirm under MEDIA_ROOT: the test's own folder, not the developer's.
     settings.MEDIA_ROOT = tmp_path / "media"
-
-    offsite: list[str] = []
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        context.set_default_timeout(20_000)
-
-        def only_this_server(route: Any) -> None:
-            # The lab may be offline: a page that needs another host is a bug, not a slow load.
-            if route.request.url.startswith(live_server.url):
-                route.continue_()
-            else:
-                offsite.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_this_server)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
-    assert offsite == [], f"the pages asked for other hosts: {offsite}"
-    assert errors == [], f"the browser reported errors: {errors}"
 
 
 @pytest.fixture

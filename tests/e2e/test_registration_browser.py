@@ -4,16 +4,13 @@ then the lot's labels page, ready to print."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from assays.models import LotKind
 from assays.services.lots import lot_create
-from tests.conftest import CHROMIUM
+from tests.e2e.conftest import RESULTS
 from tests.factories import PASSWORD, PartnerFactory
 
 # See tests/e2e/test_browser.py for why the data is made before the browser starts and why the
@@ -21,8 +18,6 @@ from tests.factories import PASSWORD, PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-RESULTS = Path(__file__).resolve().parents[2] / "test-results"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 HEADER = "sample_id,lot,lot_kind,product,supplier,sample_mass_g,final_volume_ml,dilution_factor,site"
 
 
@@ -30,39 +25,6 @@ HEADER = "sample_id,lot,lot_kind,product,supplier,sample_mass_g,final_volume_ml,
 def lab(world: Any, technician: Any) -> None:
     PartnerFactory(code="RHEIN-EV", name="Rheinland EV-Demontage GmbH", kind="supplier", country="DE")
     lot_create(actor=None, code="FS-2026-001", site=world.uk_site, kind=LotKind.FEEDSTOCK, supplier=world.partner_a)
-
-
-@pytest.fixture
-def page(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    offsite: list[str] = []
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        context.set_default_timeout(10_000)
-
-        def only_this_server(route: Any) -> None:
-            if route.request.url.startswith(live_server.url):
-                route.continue_()
-            else:
-                offsite.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_this_server)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
-    assert offsite == [], f"the pages asked for other hosts: {offsite}"
-    assert errors == [], f"the browser reported errors: {errors}"
 
 
 def test_a_technician_previews_fixes_and_confirms_a_sheet_then_prints_labels(live_server: Any, lab: None, page: Any) -> None:
