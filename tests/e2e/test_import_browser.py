@@ -14,16 +14,7 @@ from tests.e2e.conftest import RESULTS
 from tests.factories import PASSWORD
 from tests.runs_setup import AGILENT, make_run_lab
 
-# Playwright's sync API runs an asyncio loop in this thread; Django refuses ORM calls from a thread
-# with a running loop unless told the code is in fact synchronous, which it is here. The ``page``
-# fixture says so for the test's duration only: set for the whole process, the variable would leak
-# into every subprocess a later test starts (``manage.py check --deploy`` rightly fails on it).
-#
-# While that loop runs, Django keeps this thread's database connections apart from the ones it
-# had before (asgiref stores them per async context). So test data is created before the browser
-# starts (fixture order: ``lab`` before ``page``), and any connection opened while the browser is
-# up is closed before it stops; otherwise it outlives the test and PostgreSQL refuses to drop the
-# test database. What the test checks it reads from the pages, not from the ORM.
+# tests/e2e/conftest.py says why the data is made before the browser starts (request ``lab`` first).
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

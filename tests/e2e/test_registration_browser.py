@@ -13,8 +13,7 @@ from assays.services.lots import lot_create
 from tests.e2e.conftest import RESULTS
 from tests.factories import PASSWORD, PartnerFactory
 
-# See tests/e2e/test_browser.py for why the data is made before the browser starts and why the
-# async-unsafe switch is set for the test's duration only.
+# tests/e2e/conftest.py says why the data is made before the browser starts (request ``lab`` first).
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
