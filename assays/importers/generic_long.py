@@ -27,7 +27,7 @@ from assays.importers.core import (
     Qualifier,
     ValueBasis,
 )
-from assays.importers.tabular import clip
+from assays.importers.tabular import cell_beyond_header, clip
 from assays.importers.text import (
     cyclic_gc_paused,
     decode_export,
@@ -235,11 +235,7 @@ def _parse(data: bytes, *, file_name: str) -> ParsedRun:
                 line=line,
                 column=f"'{columns.names[len(row)]}'",
             )
-        # A longer row is refused even when its extra cells are empty: "1,5" in a comma file
-        # leaves exactly that shape, and reading it would shift every later column.
-        extra = len(header_cells) if len(row) > len(header_cells) else None
-        if extra is None:
-            extra = next((index for index in range(columns.width, len(row)) if row[index].strip()), None)
+        extra = cell_beyond_header(row, width=columns.width, header_width=len(header_cells))
         if extra is not None:
             raise ImportFormatError(
                 f"{len(row)} cells where the header has {columns.width} (a stray {delimiter!r}, or a decimal comma in a ',' file?)",

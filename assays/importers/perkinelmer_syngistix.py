@@ -36,6 +36,7 @@ from assays.importers.core import (
     ValueBasis,
 )
 from assays.importers.tabular import (
+    cell_beyond_header,
     clip,
     column_letter,
     combine,
@@ -235,9 +236,7 @@ def _parse_csv(data: bytes, *, file_name: str) -> ParsedRun:
                 line=line,
                 column=f"'{columns.names[len(row)]}'",
             )
-        extra = len(header_cells) if len(row) > len(header_cells) else None
-        if extra is None:
-            extra = next((index for index in range(width, len(row)) if row[index].strip()), None)
+        extra = cell_beyond_header(row, width=width, header_width=len(header_cells))
         if extra is not None:
             raise ImportFormatError(
                 f"{len(row)} cells where the header has {width}", file_name=file_name, line=line, column=column_letter(extra)

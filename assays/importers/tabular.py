@@ -16,6 +16,19 @@ def clip(text: str, limit: int = 60) -> str:
     return f"{stripped[:limit]!r}… ({len(stripped)} characters)"
 
 
+def cell_beyond_header(row: list[str], *, width: int, header_width: int) -> int | None:
+    """The index of the first cell a row has no business holding, or None.
+
+    ``width`` is the header's used width, ``header_width`` its raw width (trailing empty header
+    cells included). Any cell past the raw width counts even when empty: a stray delimiter ("1,5"
+    in a comma file) leaves exactly that shape, and reading on would shift every later column.
+    Between the two widths only a non-blank cell counts.
+    """
+    if len(row) > header_width:
+        return header_width
+    return next((index for index in range(width, len(row)) if row[index].strip()), None)
+
+
 def column_letter(index: int) -> str:
     """Spreadsheet letter of a 0-based column index: 0 -> A, 27 -> AB."""
     letters = ""

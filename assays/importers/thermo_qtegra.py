@@ -43,7 +43,7 @@ from assays.importers.core import (
     ParsedValue,
     ValueBasis,
 )
-from assays.importers.tabular import clip, column_letter
+from assays.importers.tabular import cell_beyond_header, clip, column_letter
 from assays.importers.text import (
     cyclic_gc_paused,
     decode_export,
@@ -457,9 +457,7 @@ def _acquisition(
             line=line,
             column=column_letter(len(row)),
         )
-    extra = header.raw_width if len(row) > header.raw_width else None
-    if extra is None:
-        extra = next((index for index in range(header.width, len(row)) if row[index].strip()), None)
+    extra = cell_beyond_header(row, width=header.width, header_width=header.raw_width)
     if extra is not None:
         raise ImportFormatError(
             f"{len(row)} cells where the header has {header.width}", file_name=file_name, line=line, column=column_letter(extra)

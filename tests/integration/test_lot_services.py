@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from assays.errors import DomainError
 from assays.lifecycle import ALLOWED_TRANSITIONS, IllegalTransitionError
@@ -36,6 +36,7 @@ from assays.models import (
 )
 from assays.services.lots import lot_allocate, lot_create, lot_input_add, lot_transition
 from assays.services.samples import custody_event_record, sample_register
+from tests.concurrency import start_in_thread
 from tests.conftest import World
 from tests.factories import LotFactory, PartnerFactory, ProductFactory, UserFactory
 
@@ -435,18 +436,6 @@ def test_an_unknown_custody_event_is_refused(sample: Sample, actor: User) -> Non
 # --- Concurrency (PostgreSQL: SQLite serialises writers anyway) ---------------------------------
 
 
-def _in_thread(target: Callable[[], None]) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 def _race_setup() -> tuple[Lot, Partner, Partner, User]:
     site = Site.objects.create(code="RACE", name="Race plant", country="GB")
     product = ProductFactory(code="RACE-P")
@@ -476,7 +465,7 @@ def test_two_allocations_of_the_last_kilograms_at_once_only_one_wins() -> None:
 
         return run
 
-    threads = [_in_thread(allocate(first)), _in_thread(allocate(second))]
+    threads = [start_in_thread(allocate(first)), start_in_thread(allocate(second))]
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcome.split(":")[0] for outcome in outcomes.values()) == ["refused", "won"], outcomes
@@ -509,9 +498,9 @@ def test_an_allocation_waits_for_the_lock_and_then_sees_the_committed_one() -> N
         except DomainError as error:
             second_outcome.append(str(error))
 
-    holder = _in_thread(hold_lock)
+    holder = start_in_thread(hold_lock)
     assert first_allocated.wait(timeout=30)
-    contender = _in_thread(contend)
+    contender = start_in_thread(contend)
     try:
         _wait_for_a_lock_wait()
     finally:

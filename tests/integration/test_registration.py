@@ -10,7 +10,6 @@ import datetime as dt
 import io
 import json
 import threading
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from assays.services.audit import AuditChange, audit_record, audit_record_many, 
 from assays.services.lots import lot_create
 from assays.services.registration import Outcome, RegistrationResult, samples_register_sheet
 from assays.services.samples import sample_register
+from tests.concurrency import start_in_thread
 from tests.conftest import World
 from tests.factories import PartnerFactory, ProductFactory, UserFactory
 
@@ -350,18 +350,6 @@ def test_records_register_like_csv_rows(master: World, technician: User) -> None
 # --- Concurrency ----------------------------------------------------------------------------------
 
 
-def _in_thread(target: Callable[[], None]) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_sheet_racing_the_same_sheet_finds_it_registered_instead_of_failing(world: World, technician: User) -> None:
@@ -382,9 +370,9 @@ def test_a_sheet_racing_the_same_sheet_finds_it_registered_instead_of_failing(wo
     def second_races() -> None:
         second.append(register(technician, data))
 
-    holder = _in_thread(first_holds_its_transaction)
+    holder = start_in_thread(first_holds_its_transaction)
     assert written.wait(timeout=30)
-    contender = _in_thread(second_races)
+    contender = start_in_thread(second_races)
     try:
         _wait_for_a_lock_wait()
     finally:
