@@ -7,7 +7,7 @@ fail, and there are no history triggers to read it anyway.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pghistory
@@ -27,9 +27,6 @@ def history_context(**metadata: Any) -> Iterator[None]:
 
 class HistoryContextMiddleware(HistoryMiddleware):
     """pghistory's middleware, applied only where the database is PostgreSQL."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)  # type: ignore[no-untyped-call]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if connection.vendor != "postgresql":
