@@ -261,7 +261,8 @@ def test_a_single_input_larger_than_the_lot_is_refused(feedstock: Lot, intermedi
 
 def test_an_input_lot_of_unknown_mass_is_not_limited(world: World, intermediate: Lot, actor: User) -> None:
     unknown = LotFactory(code="FS-U", site=world.uk_site, kind=LotKind.FEEDSTOCK, mass_kg=None)
-    lot_input_add(actor=actor, input_lot=unknown, output_lot=intermediate, mass_used_kg=Decimal("1e6"))
+    edge = lot_input_add(actor=actor, input_lot=unknown, output_lot=intermediate, mass_used_kg=Decimal("1e6"))
+    assert LotInput.objects.get(pk=edge.pk).mass_used_kg == Decimal("1e6")
 
 
 def test_a_feedstock_lot_has_no_process_inputs(world: World, feedstock: Lot, intermediate: Lot, actor: User) -> None:
