@@ -30,9 +30,11 @@ from assays.models import (
     Analyte,
     AuditAction,
     AuditEvent,
+    CalibrationNominal,
     Certificate,
     CertifiedValue,
     ChannelRole,
+    ControlBaseline,
     CustodyEvent,
     Element,
     Flag,
@@ -49,8 +51,14 @@ from assays.models import (
     Partner,
     PartnerMembership,
     Product,
+    QcCheck,
+    QcEvaluation,
     QcLabelPattern,
+    QcStandard,
+    QcStandardValue,
+    QcWaiver,
     ReferenceMaterial,
+    RulePack,
     Run,
     Sample,
     Site,
@@ -418,12 +426,114 @@ class MethodChannelInline(MasterDataInline):
     fields = ("analyte", "role", "unit", "lod", "loq", "uncertainty_a", "uncertainty_b")
 
 
+class MethodForm(forms.ModelForm):  # type: ignore[type-arg]
+    rule_pack_code = forms.ChoiceField(label="Rule pack", help_text="Runs of this method are judged by the latest version of this pack.")
+
+    class Meta:
+        model = Method
+        fields = ("code", "name", "technique", "standard", "is_manual", "rule_pack_code")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        codes = sorted(set(RulePack.objects.values_list("code", flat=True)))
+        field = self.fields["rule_pack_code"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(code, code) for code in codes]
+
+
+class QcStandardInline(MasterDataInline):
+    model = QcStandard
+    fields = ("kind", "name", "unit")
+    show_change_link = True
+
+
 @admin.register(Method)
 class MethodAdmin(MasterDataAdmin):
-    list_display = ("code", "name", "technique", "standard", "is_manual")
-    list_filter = ("technique", "is_manual")
+    form = MethodForm
+    list_display = ("code", "name", "technique", "standard", "is_manual", "rule_pack_code")
+    list_filter = ("technique", "is_manual", "rule_pack_code")
     search_fields = ("code", "name", "standard")
-    inlines = (MethodChannelInline,)
+    inlines = (MethodChannelInline, QcStandardInline)
+
+
+class QcStandardValueInline(MasterDataInline):
+    model = QcStandardValue
+    fields = ("analyte", "nominal", "calibration_level")
+    autocomplete_fields = ("analyte",)
+
+
+@admin.register(QcStandard)
+class QcStandardAdmin(MasterDataAdmin):
+    list_display = ("method", "kind", "name", "unit")
+    list_filter = ("kind", "method")
+    inlines = (QcStandardValueInline,)
+
+
+@admin.register(CalibrationNominal)
+class CalibrationNominalAdmin(MasterDataAdmin):
+    list_display = ("method", "analyte", "level", "value", "unit")
+    list_filter = ("method", "level")
+    search_fields = ("analyte__code", "method__code")
+    list_select_related = ("method", "analyte")
+
+
+@admin.register(RulePack)
+class RulePackAdmin(MasterDataAdmin):
+    """A version is never edited: "add" writes the next version of the pack its text names
+    (through the service, validated and audited); existing versions are shown read-only."""
+
+    list_display = ("code", "version", "title", "created_at", "created_by", "note")
+    list_filter = ("code",)
+    fields = ("source_text", "note")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("code", "version", "title", "source_text", "note", "created_at", "created_by") if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_readonly_fields(request, obj) if obj is not None else self.fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from assays.services.qc_setup import rule_pack_revise
+
+        created = rule_pack_revise(actor=request.user, source_text=obj.source_text, note=obj.note)
+        obj.pk, obj.code, obj.version = created.pk, created.code, created.version
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+
+            class RevisionForm(form):  # type: ignore[valid-type,misc]
+                def clean(self) -> Any:
+                    from assays.errors import DomainError
+                    from assays.qc.packs import parse_rule_pack
+
+                    cleaned = super().clean()
+                    try:
+                        parse_rule_pack(cleaned.get("source_text") or "", source="the rule pack")
+                    except DomainError as error:
+                        raise ValidationError(str(error)) from error
+                    if not (cleaned.get("note") or "").strip():
+                        raise ValidationError("say what changed and why (the note)")
+                    return cleaned
+
+            return RevisionForm
+        return form
+
+
+@admin.register(ControlBaseline)
+class ControlBaselineAdmin(MasterDataAdmin):
+    list_display = ("method", "analyte", "series", "reference_material", "starts_at", "ends_at", "set_by", "set_at")
+    list_filter = ("method", "series")
+    readonly_fields = ("set_by", "set_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from django.utils import timezone
+
+        obj.set_by, obj.set_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
 
 
 class CertifiedValueInline(MasterDataInline):
@@ -635,6 +745,26 @@ class MeasurementAdmin(RegulatedRecordAdmin):
     list_filter = ("basis", "qualifier")
     search_fields = ("analyte__code", "acquisition__label", "acquisition__sample__code")
     list_select_related = ("acquisition", "analyte")
+
+
+@admin.register(QcEvaluation)
+class QcEvaluationAdmin(RegulatedRecordAdmin):
+    list_display = ("run", "rule_pack", "status", "is_current", "evaluated_at", "requested_by")
+    list_filter = ("status", "is_current", "rule_pack")
+    list_select_related = ("run", "rule_pack", "requested_by")
+
+
+@admin.register(QcCheck)
+class QcCheckAdmin(RegulatedRecordAdmin):
+    list_display = ("evaluation", "kind", "acquisition", "analyte", "measured", "passed", "message")
+    list_filter = ("kind", "passed")
+    list_select_related = ("evaluation", "acquisition", "analyte")
+
+
+@admin.register(QcWaiver)
+class QcWaiverAdmin(RegulatedRecordAdmin):
+    list_display = ("check_result", "decided_by", "decided_at", "reason")
+    list_select_related = ("check_result", "decided_by")
 
 
 @admin.register(Flag)

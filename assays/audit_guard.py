@@ -34,6 +34,8 @@ GUARDED_TABLES: tuple[str, ...] = (
     "assays_lotassessmentevent",
     "assays_certificateevent",
     "assays_flagevent",
+    "assays_qcevaluationevent",
+    "assays_qcwaiverevent",
 )
 
 # Not prefixed "pgtrigger_": django-pgtrigger's prune command drops unknown triggers with that prefix.

@@ -7,7 +7,7 @@ import socket
 from celery import shared_task
 
 from assays.services.ops import worker_heartbeat_record
-from assays.services.run_qc import run_evaluate
+from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
 
 
 @shared_task(name="assays.tasks.record_worker_heartbeat")
@@ -22,3 +22,9 @@ def evaluate_run(run_id: int) -> None:
     """Run QC of an imported run, enqueued by the import on commit. Idempotent (see run_evaluate):
     a redelivered message, or the periodic sweep of runs left pending, does no harm."""
     run_evaluate(run_id=run_id)
+
+
+@shared_task(name="assays.tasks.sweep_pending_runs")
+def sweep_pending_runs() -> list[int]:
+    """Beat runs this every few minutes: runs left pending QC (a lost message) are enqueued again."""
+    return enqueue_evaluations(runs_pending_qc()).run_ids

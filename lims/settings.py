@@ -164,7 +164,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "assays.tasks.record_worker_heartbeat", "schedule": 60.0},
+    # The database, not the broker, is the source of truth: a run whose evaluation message was
+    # lost (broker down, worker killed) is found here and enqueued again.
+    "sweep-pending-runs": {"task": "assays.tasks.sweep_pending_runs", "schedule": 300.0},
 }
+
+# --- Run QC -----------------------------------------------------------------------------------
+# A run still pending QC this long after import is swept up (its message was lost).
+LIMS_QC_SWEEP_GRACE_SECONDS = float(_env("LIMS_QC_SWEEP_GRACE_SECONDS") or 300)
+# Control charts without a lab-set baseline period take their mean and s from their first points.
+LIMS_SPC_BASELINE_POINTS = int(_env("LIMS_SPC_BASELINE_POINTS") or 20)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -240,6 +249,7 @@ SPECTACULAR_SETTINGS = {
         "LotKindEnum": "assays.models.lots.LotKind",
         "LotStatusEnum": "assays.models.lots.LotStatus",
         "SampleStatusEnum": "assays.models.samples.SampleStatus",
+        "RunStatusEnum": "assays.models.runs.RunStatus",
     },
 }
 

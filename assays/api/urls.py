@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from assays.api import views
+from assays.api import qc_views, views
 
 app_name = "api"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -13,4 +13,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("samples/<str:code>/", views.SampleDetailView.as_view(), name="sample-detail"),
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/<int:id>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<int:id>/qc/", qc_views.RunQcView.as_view(), name="run-qc"),
+    path("runs/<int:id>/qc/checks/<int:check_id>/waive/", qc_views.QcCheckWaiveView.as_view(), name="run-qc-check-waive"),
+    path("runs/<int:id>/reject/", qc_views.RunRejectView.as_view(), name="run-reject"),
+    path("runs/<int:id>/evaluate/", qc_views.RunEvaluateView.as_view(), name="run-evaluate"),
+    # ``path``: a method code is free text, like a lot code.
+    path("methods/<path:code>/control-charts/", qc_views.MethodControlChartsView.as_view(), name="method-control-charts"),
 ]

@@ -37,6 +37,7 @@ class QcItem(enum.StrEnum):
     CALIBRATION_BLANK = "calibration_blank"
     CALIBRATION_STANDARD = "calibration_standard"
     ICV = "icv"
+    LOW_LEVEL_CHECK = "low_level_check"
     CCV = "ccv"
     CCB = "ccb"
     METHOD_BLANK = "method_blank"
@@ -108,6 +109,8 @@ _NUMBERED = r"(?:[\s_\-#]*\d+)?"
 _SEP = r"[\s_\-:]+"
 
 DEFAULT_PATTERNS: tuple[LabelPattern, ...] = (
+    # Low-level checks (6020B's LLICV / LLCCV) verify the calibration near the reporting limit.
+    LabelPattern(rf"LL(?:I|C)?CV{_NUMBERED}", MatchKind.REGEX, QcItem.LOW_LEVEL_CHECK),
     LabelPattern(rf"ICV{_NUMBERED}", MatchKind.REGEX, QcItem.ICV),
     LabelPattern(rf"CCV{_NUMBERED}", MatchKind.REGEX, QcItem.CCV),
     LabelPattern(rf"CCB{_NUMBERED}", MatchKind.REGEX, QcItem.CCB),

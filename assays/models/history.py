@@ -15,6 +15,7 @@ from django.db import models
 from assays.models.assessments import Flag, LotAssessment
 from assays.models.certificates import Certificate
 from assays.models.lots import Lot, LotAllocation, LotInput
+from assays.models.qc import QcEvaluation, QcWaiver
 from assays.models.reference import Specification
 from assays.models.runs import Measurement, Run
 from assays.models.samples import CustodyEvent, Sample
@@ -30,6 +31,8 @@ HISTORY_TRACKED: tuple[type[models.Model], ...] = (
     LotAssessment,
     Certificate,
     Flag,
+    QcEvaluation,
+    QcWaiver,
 )
 
 for _model in HISTORY_TRACKED:

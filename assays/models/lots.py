@@ -55,6 +55,9 @@ class Lot(models.Model):
     country_of_separation = models.CharField(max_length=2, blank=True)
     country_of_oxide_production = models.CharField(max_length=2, blank=True)
     status = models.CharField(max_length=16, choices=LotStatus.choices, default=LotStatus.OPEN)
+    # Set when accepted results of the lot changed (a run's QC evaluation, a waiver): the lot's
+    # assessment is out of date from then until it is assessed again.
+    assessment_stale_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 

@@ -40,6 +40,9 @@ class Method(models.Model):
     technique = models.CharField(max_length=16, choices=Technique.choices)
     standard = models.CharField(max_length=120, blank=True, help_text="e.g. GB/T 18115.1, EPA 200.8")
     is_manual = models.BooleanField(default=False, help_text="Results typed in by hand (LOI, anions, outside lab).")
+    # The code of the rule pack its runs are judged by; the latest version of that pack applies.
+    # "none": results count as entered (manual results, another lab's report).
+    rule_pack_code = models.CharField(max_length=40, default="plant-default")
 
     class Meta:
         ordering = ["code"]
@@ -138,6 +141,7 @@ class QcRole(models.TextChoices):
     CALIBRATION_BLANK = "calibration_blank", "Calibration blank"
     CALIBRATION_STANDARD = "calibration_standard", "Calibration standard"
     ICV = "icv", "ICV"
+    LOW_LEVEL_CHECK = "low_level_check", "Low-level check"
     CCV = "ccv", "CCV"
     CCB = "ccb", "CCB"
     METHOD_BLANK = "method_blank", "Method blank"
@@ -208,7 +212,9 @@ class Measurement(models.Model):
     with the instrument's own number kept in ``raw_value``."""
 
     # No index of its own: the unique (acquisition, analyte) index serves it, and an import writes
-    # a hundred thousand rows through every index of this table.
+    # a hundred thousand rows through every index of this table. On PostgreSQL this reference and
+    # the analyte's are checked per statement by triggers instead of foreign key constraints
+    # (migration 0006, docs/architecture.md "Bulk integrity"); SQLite keeps the foreign keys.
     acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="measurements", db_index=False)
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measurements")
     value = models.FloatField()
@@ -242,10 +248,23 @@ class ReferenceMaterial(models.Model):
     lot_number = models.CharField(max_length=60)
     producer = models.CharField(max_length=120, blank=True)
     expires_on = models.DateField(null=True, blank=True)
+    # A solid CRM is digested like a sample; its certified mass fractions become an expected
+    # solution concentration through the lab's standard digest of it (mass into volume).
+    digest_mass_g = models.FloatField(null=True, blank=True, help_text="Mass of CRM digested, g")
+    digest_volume_ml = models.FloatField(null=True, blank=True, help_text="Final volume of the digest, mL")
+    digest_dilution_factor = models.FloatField(default=1.0)
 
     class Meta:
         ordering = ["name", "lot_number"]
-        constraints = [models.UniqueConstraint(fields=["name", "lot_number"], name="reference_material_unique_lot")]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "lot_number"], name="reference_material_unique_lot"),
+            models.CheckConstraint(
+                condition=(Q(digest_mass_g__isnull=True) | Q(digest_mass_g__gt=0))
+                & (Q(digest_volume_ml__isnull=True) | Q(digest_volume_ml__gt=0))
+                & Q(digest_dilution_factor__gt=0),
+                name="reference_material_digest_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} lot {self.lot_number}"
@@ -276,6 +295,7 @@ class InternalStandardReading(models.Model):
     """An internal standard's response in one acquisition: counts per second and, where the
     software reports it, its recovery against the calibration blank (run QC, EPA 200.8: 60-125 %)."""
 
+    # Both references checked per statement on PostgreSQL, as a measurement's (migration 0006).
     acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="internal_standards", db_index=False)
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="internal_standard_readings")
     counts_per_second = models.FloatField(null=True, blank=True)

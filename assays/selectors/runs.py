@@ -30,6 +30,8 @@ from assays.selectors.scoping import visible_sites
 # A page of the grid: at 69 channels, 100 rows is about 7,000 cells, still quick to render and read.
 GRID_ROWS_PER_PAGE = 100
 GridShow = Literal["all", "samples", "qc", "unmatched"]
+# How the grid names a result's acceptance (ResultAcceptance.state).
+ACCEPTANCE_LABELS = {"accepted": "accepted", "rejected": "rejected", "redilute": "re-dilute", "excluded": "excluded"}
 GRID_SHOW_CHOICES: tuple[tuple[GridShow, str], ...] = (
     ("all", "All acquisitions"),
     ("samples", "Samples"),
@@ -133,6 +135,10 @@ class GridCell:
     raw_value: float | None
     raw_unit: str
     flags: tuple[str, ...]
+    # The result's acceptance under the run's current QC evaluation (accepted, rejected, redilute,
+    # excluded) and why; "" for a QC item's value or a run not yet evaluated.
+    acceptance: str = ""
+    acceptance_reasons: tuple[str, ...] = ()
 
     @property
     def censored(self) -> bool:
@@ -145,6 +151,14 @@ class GridCell:
     @property
     def below_loq(self) -> bool:
         return BELOW_LOQ in self.flags
+
+    @property
+    def acceptance_note(self) -> str:
+        """``QC: rejected — CCV recovery at 3 ... failed: ...``, for the cell's tooltip."""
+        if not self.acceptance:
+            return ""
+        note = f"QC: {ACCEPTANCE_LABELS.get(self.acceptance, self.acceptance)}"
+        return f"{note} — {'; '.join(self.acceptance_reasons)}" if self.acceptance_reasons else note
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +235,18 @@ def run_grid(*, actor: User | AnonymousUser, run: Run, page: str | int | None = 
     columns = _columns(run) if on_page or counts["all"] else []
     position = {column.analyte_id: index for index, column in enumerate(columns)}
     cells: dict[int, list[GridCell | None]] = {acquisition.pk: [None] * len(columns) for acquisition in on_page}
+    # The acceptance rides along in the same query (a LEFT JOIN on its one-to-one row).
     rows_of_values = Measurement.objects.filter(acquisition_id__in=list(cells)).values_list(
-        "acquisition_id", "analyte_id", "value", "qualifier", "unit", "lod", "loq", "raw_value", "raw_unit", "flags"
-    )
-    for acquisition_id, analyte_id, value, qualifier, unit, lod, loq, raw_value, raw_unit, flags in rows_of_values:
+        "acquisition_id", "analyte_id", "value", "qualifier", "unit", "lod", "loq", "raw_value", "raw_unit", "flags",
+        "acceptance__state", "acceptance__reasons",
+    )  # fmt: skip
+    for acquisition_id, analyte_id, value, qualifier, unit, lod, loq, raw_value, raw_unit, flags, state, reasons in rows_of_values:
         index = position.get(analyte_id)
         if index is None or not math.isfinite(value):
             continue
-        cells[acquisition_id][index] = GridCell(value, qualifier, unit, lod, loq, raw_value, raw_unit, tuple(flags or ()))
+        cells[acquisition_id][index] = GridCell(
+            value, qualifier, unit, lod, loq, raw_value, raw_unit, tuple(flags or ()), state or "", tuple(str(r) for r in reasons or ())
+        )
     rows = []
     for acquisition in on_page:
         row_cells = cells[acquisition.pk]

@@ -32,6 +32,7 @@ from assays.errors import DomainError
 from assays.models import (
     Analyte,
     AuditAction,
+    CalibrationNominal,
     CertifiedValue,
     ChannelRole,
     CustodyEvent,
@@ -51,6 +52,9 @@ from assays.models import (
     PartnerKind,
     PartnerMembership,
     Product,
+    QcStandard,
+    QcStandardKind,
+    QcStandardValue,
     ReferenceMaterial,
     Sample,
     SampleType,
@@ -64,6 +68,7 @@ from assays.reference_data import reference_data_ensure
 from assays.roles import Role
 from assays.services.audit import audit_record, audited_context, snapshot
 from assays.services.lots import lot_allocate, lot_create, lot_input_add
+from assays.services.run_qc import run_evaluate
 from assays.services.samples import custody_event_record, sample_register
 
 DEMO_REASON = "demo data (seed_demo)"
@@ -553,45 +558,72 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
 DEMO_RUN_ANALYST = "tech_uk"
 DEMO_RUN_INSTRUMENT = "UK1-ICPMS-01"
 DEMO_RUN_FILE = "UK1-ICPMS-01_demo_batch.csv"
-# Main components of each demo product, measured far above the impurity range (over-range on an
-# impurity method); every other channel is an impurity at a few mg/kg of the solid.
+# A re-run of some of the same samples whose middle CCV drifted on Pr and Nd: the run QC rejects
+# exactly the Pr and Nd results that CCV brackets, and QA has something to review.
+DEMO_DRIFT_RUN_FILE = "UK1-ICPMS-01_demo_batch_rerun.csv"
+DEMO_DRIFT_ELEMENTS = {"Pr", "Nd"}
+# Main components of each demo product are far above the impurity range: an impurity method does
+# not report them (they come by difference), so their cells stay empty, as for an uncalibrated
+# channel. Every other channel is an impurity at a few mg/kg of the solid.
 _MAIN_ELEMENTS = {"PrNd": {"Pr", "Nd"}, "Nd2O3": {"Nd"}, "Dy2O3": {"Dy"}, "Tb4O7": {"Tb"}}
+# The method's calibration (µg/L, every channel) and the CCV, which is level 3 re-run.
+DEMO_CALIBRATION_LEVELS = {1: 0.0, 2: 0.1, 3: 1.0, 4: 10.0, 5: 100.0}
+DEMO_CCV_LEVEL = 3
+DEMO_SAMPLES_PER_CCV = 10
 
 
-def _demo_batch(samples: list[Sample]) -> bytes:
-    """An Agilent MassHunter batch table for the UK1 product samples, with the blank, calibration
-    check and blank check a real sequence brackets them with. Deterministic: the same bytes on
-    every seed, so a second seed finds the run already imported (same SHA-256)."""
-    rng = random.Random(20261127)  # noqa: S311 - reproducible demo readings, not a secret
+DEMO_DAILY_CHECKS = 10  # days of calibration + two CCVs before the demo runs: the charts' baseline
+
+
+def _demo_batch(samples: list[Sample], *, seed: int, start: str, drifting_ccv: int | None = None) -> bytes:
+    """An Agilent MassHunter batch table for UK1 product samples: a calibration (blank and four
+    standards), a CCV, the samples with a CCV after every ten, a CCB and a closing CCV.
+    ``drifting_ccv`` (1-based among the CCVs) reads Pr and Nd 15 % high. Deterministic: the same
+    bytes on every seed, so a second seed finds the run already imported (same SHA-256)."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo readings, not a secret
     label_row = ["Sample", "", "", "", "", "", ""]
     header_row = ["", "Rjct", "Data File", "Acq. Date-Time", "Type", "Level", "Sample Name"]
     for channel in METHOD_CHANNELS:
         label_row += [f"{channel.isotope_mass}  {channel.element}  [ {channel.cell_mode} ] ", "", "", ""]
         header_row += ["CPS", "CPS RSD", "Conc. [ ppb ]", "Conc. RSD"]
-    sequence: list[tuple[str, str, set[str]]] = [("CalBlk", "Blank", set()), ("Sample", "CCV", set())]
-    for sample in samples:
+    # (vendor type, level, label, main elements of a sample)
+    sequence: list[tuple[str, str, str, set[str]]] = [("CalBlk", "1", "Blank", set())]
+    sequence += [("CalStd", str(level), f"Std {nominal:g} ppb", set()) for level, nominal in DEMO_CALIBRATION_LEVELS.items() if level > 1]
+    sequence.append(("Sample", "", "CCV", set()))
+    for position, sample in enumerate(samples, start=1):
         product = sample.lot.product.code if sample.lot.product else ""
-        sequence.append(("Sample", sample.code, _MAIN_ELEMENTS.get(product, set())))
-    sequence += [("Sample", "CCB", set()), ("Sample", "CCV", set())]
+        sequence.append(("Sample", "", sample.code, _MAIN_ELEMENTS.get(product, set())))
+        if position % DEMO_SAMPLES_PER_CCV == 0 and position < len(samples):
+            sequence.append(("Sample", "", "CCV", set()))
+    sequence += [("Sample", "", "CCB", set()), ("Sample", "", "CCV", set())]
     lines = [";".join(label_row), ";".join(header_row)]
-    for number, (vendor_type, label, main) in enumerate(sequence, start=1):
-        row = ["", "FALSE", f"{number:03d}SMPL.d", f"2026-11-20 09:{number:02d}", vendor_type, "", label]
+    ccv_number = 0
+    for number, (vendor_type, level, label, main) in enumerate(sequence, start=1):
+        ccv_number += label == "CCV"
+        row = ["", "FALSE", f"{number:03d}SMPL.d", f"{start} {9 + number // 60:02d}:{number % 60:02d}", vendor_type, level, label]
         for channel in METHOD_CHANNELS:
-            if label == "CCV":
-                concentration = 1.0 * rng.uniform(0.96, 1.04)
+            text = ""
+            if vendor_type == "CalStd":
+                concentration = DEMO_CALIBRATION_LEVELS[int(level)] * rng.uniform(0.97, 1.03)
+            elif label == "CCV":
+                drift = 1.15 if ccv_number == drifting_ccv and channel.element in DEMO_DRIFT_ELEMENTS else 1.0
+                concentration = DEMO_CALIBRATION_LEVELS[DEMO_CCV_LEVEL] * rng.uniform(0.96, 1.04) * drift
             elif vendor_type == "CalBlk" or label == "CCB":
                 concentration = rng.uniform(-0.002, 0.002)
             elif channel.element in main:
-                concentration = rng.uniform(15_000, 25_000)
+                concentration = None
             else:
                 concentration = rng.lognormvariate(-1.0, 1.2)  # about 0.4 µg/L: a few mg/kg of the solid
-            text = "<0.000" if concentration < 0 else f"{concentration:.5f}"
-            row += [f"{max(concentration, 0) * 12_000 + 35:.1f}", f"{rng.uniform(0.5, 4):.2f}", text, f"{rng.uniform(0.3, 5):.2f}"]
+            if concentration is not None:
+                text = "<0.000" if concentration < 0 else f"{concentration:.5f}"
+            cps = f"{max(concentration or 0, 0) * 12_000 + 35:.1f}"
+            row += [cps, f"{rng.uniform(0.5, 4):.2f}", text, f"{rng.uniform(0.3, 5):.2f}"]
         lines.append(";".join(row))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _ensure_demo_run(result: DemoSeedResult, *, analyst: User, samples: dict[str, Sample]) -> None:
+    """The demo's runs: one that passes its QC and a re-run whose middle CCV drifted."""
     from assays.services.runs import run_import
 
     uk_product_samples = sorted(
@@ -604,14 +636,26 @@ def _ensure_demo_run(result: DemoSeedResult, *, analyst: User, samples: dict[str
     )
     if not uk_product_samples:
         return
-    summary = run_import(
-        actor=analyst,
-        data=_demo_batch(uk_product_samples),
-        file_name=DEMO_RUN_FILE,
-        instrument=Instrument.objects.get(code=DEMO_RUN_INSTRUMENT),
-        method=Method.objects.get(code=METHOD_CODE),
+    instrument = Instrument.objects.get(code=DEMO_RUN_INSTRUMENT)
+    method = Method.objects.get(code=METHOD_CODE)
+    # Daily calibration checks first (no samples): their CCVs give the control charts a baseline,
+    # so the drifted CCV of the re-run also shows as a Westgard violation (method drift).
+    daily = tuple(
+        (f"UK1-ICPMS-01_daily_check_2026-11-{day:02d}.csv", _demo_batch([], seed=20261100 + day, start=f"2026-11-{day:02d}"))
+        for day in range(5, 5 + DEMO_DAILY_CHECKS)
     )
-    result.created["run"] += int(not summary.existing)
+    batches = (
+        *daily,
+        (DEMO_RUN_FILE, _demo_batch(uk_product_samples, seed=20261127, start="2026-11-20")),
+        (DEMO_DRIFT_RUN_FILE, _demo_batch(uk_product_samples[:15], seed=20261204, start="2026-11-23", drifting_ccv=2)),
+    )
+    for file_name, data in batches:
+        # The evaluation is enqueued on commit; the demo runs in one transaction, so judge here
+        # (idempotent: the task finds the run judged).
+        summary = run_import(actor=analyst, data=data, file_name=file_name, instrument=instrument, method=method)
+        result.created["run"] += int(not summary.existing)
+        if summary.run_id is not None:
+            run_evaluate(run_id=summary.run_id)
 
 
 def _site_is_unused(site: Site) -> bool:
@@ -778,6 +822,22 @@ def _ensure_instruments_and_method(result: DemoSeedResult, *, sites: dict[str, S
             },
         )
         result.created["method channel"] += int(created)
+    _ensure_method_qc(result, method=method)
+
+
+def _ensure_method_qc(result: DemoSeedResult, *, method: Method) -> None:
+    """The demo method's calibration standards and its CCV (a re-run of calibration level 3)."""
+    analytes = [channel.analyte for channel in method.channels.select_related("analyte")]
+    for analyte in analytes:
+        for level, nominal in DEMO_CALIBRATION_LEVELS.items():
+            _, created = CalibrationNominal.objects.get_or_create(method=method, analyte=analyte, level=level, defaults={"value": nominal})
+            result.created["calibration nominal"] += int(created)
+    ccv, created = QcStandard.objects.get_or_create(
+        method=method, kind=QcStandardKind.CCV, defaults={"name": "Calibration level 3 (1 ppb)"}
+    )
+    result.created["QC standard"] += int(created)
+    for analyte in analytes:
+        QcStandardValue.objects.get_or_create(standard=ccv, analyte=analyte, defaults={"calibration_level": DEMO_CCV_LEVEL})
 
 
 def _ensure_reference_material(result: DemoSeedResult) -> None:

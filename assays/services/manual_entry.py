@@ -159,7 +159,13 @@ def manual_method() -> Method:
     method = Method.objects.filter(is_manual=True).order_by("code").first()
     if method is not None:
         return method
-    defaults = {"name": "Results entered by hand (LOI, anions, outside laboratory)", "technique": Technique.OTHER, "is_manual": True}
+    # Results typed in count as entered: the "none" rule pack (a lab admin may set another).
+    defaults = {
+        "name": "Results entered by hand (LOI, anions, outside laboratory)",
+        "technique": Technique.OTHER,
+        "is_manual": True,
+        "rule_pack_code": "none",
+    }
     try:
         with transaction.atomic():
             method, _ = Method.objects.get_or_create(code=MANUAL_METHOD_CODE, defaults=defaults)

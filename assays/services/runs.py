@@ -29,25 +29,31 @@ which channel of an element reports; reading a result joins the run's method (on
 truth: changing a method's reporting channel re-derives, and nothing stored goes stale). A
 channel the method does not list is stored and flagged ``not_in_method``.
 
-PostgreSQL: measurements go in with COPY (psycopg 3, on Django's connection and inside its
-transaction); elsewhere with ``bulk_create``.
+PostgreSQL: measurements go in with binary COPY, acquisitions and internal-standard readings with
+COPY under ids drawn from their sequences (psycopg 3, on Django's connection and inside its
+transaction); elsewhere with ``bulk_create``. A measurement's references to its acquisition and
+analyte are checked once per statement there (migration 0006, docs/architecture.md "Bulk
+integrity"), not row by row at commit. ``bench/import_bench.py`` measures all of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import hashlib
 import json
 import math
+import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
@@ -276,15 +282,43 @@ def run_import(
     existing = Run.objects.filter(source_sha256=digest).first()
     if existing is not None:
         return _existing_summary(existing, summary)
+    with _cyclic_gc_paused():
+        return _import_file(
+            summary,
+            data=data,
+            format=format,
+            batch_log=batch_log,
+            batch_log_name=batch_log_name,
+            actor=actor,
+            instrument=instrument,
+            method=method,
+            estimate_from_blanks=estimate_limits_from_blanks,
+        )
+
+
+def _import_file(
+    summary: ImportSummary,
+    *,
+    data: bytes,
+    format: str | None,
+    batch_log: bytes | None,
+    batch_log_name: str,
+    actor: User,
+    instrument: Instrument,
+    method: Method,
+    estimate_from_blanks: bool,
+) -> ImportSummary:
+    # A function of its own so that the parsed file and the plan are freed when it returns, before
+    # the garbage collector is back on (``_cyclic_gc_paused``).
     plan = _Plan(summary=summary)
     try:
-        parsed = registry.parse(data, file_name=file_name, format=format)
+        parsed = registry.parse(data, file_name=summary.file_name, format=format)
         if batch_log is not None:
             _apply_batch_log(parsed, read_batch_log(batch_log, file_name=batch_log_name), plan=plan)
     except ImportFormatError as error:
         plan.problems.append(error)
     else:
-        _plan(plan, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_limits_from_blanks)
+        _plan(plan, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_from_blanks)
     return _finish(plan, actor=actor, instrument=instrument, method=method)
 
 
@@ -313,9 +347,41 @@ def run_import_parsed(
     existing = Run.objects.filter(source_sha256=source_sha256).first()
     if existing is not None:
         return _existing_summary(existing, summary)
+    with _cyclic_gc_paused():
+        return _import_parsed(
+            summary, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_limits_from_blanks
+        )
+
+
+def _import_parsed(
+    summary: ImportSummary, parsed: ParsedRun, *, actor: User, instrument: Instrument, method: Method, estimate_from_blanks: bool
+) -> ImportSummary:
+    # As ``_import_file``: the plan is freed when this returns.
     plan = _Plan(summary=summary)
-    _plan(plan, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_limits_from_blanks)
+    _plan(plan, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_from_blanks)
     return _finish(plan, actor=actor, instrument=instrument, method=method)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while an import runs; reference counting still frees
+    everything that is not in a cycle, and the collector catches up when it is back on.
+
+    An import makes a few hundred thousand objects that all live until it ends (parsed values,
+    planned rows). The collector, started by allocation counts, would traverse them again and again
+    and find nothing to free: a third of the CPU time of a 120,000-value import
+    (bench/import_bench.py). They are freed by reference counting when the import returns, before
+    the collector is back on, so it does not traverse them then either. The switch is
+    process-wide: a thread running beside an import has its cycles collected when the import ends.
+    """
+    if not gc.isenabled():  # already off (another import in another thread, or the caller's choice)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _finish(plan: _Plan, *, actor: User, instrument: Instrument, method: Method) -> ImportSummary:
@@ -390,6 +456,7 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
 
     units: dict[tuple[str, ValueBasis], Unit] = {}
     unit_problems: set[tuple[int, str]] = set()
+    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]] = [{} for _ in channels]
     without_preparation: set[str] = set()
     for acquisition, match in zip(parsed.acquisitions, report.matches, strict=True):
         sample = samples.get(match.sample_code) if match.sample_code else None
@@ -410,7 +477,7 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
             preparation=preparation,
             acquired_at=_aware(acquisition.acquired_at),
         )
-        _plan_values(planned, channels, units=units, unit_problems=unit_problems, plan=plan, file_name=file_name)
+        _plan_values(planned, channels, flag_sets=flag_sets, units=units, unit_problems=unit_problems, plan=plan, file_name=file_name)
         plan.acquisitions.append(planned)
     summary.solution_values = summary.values - summary.solid_values
     _flush_repeated(plan)
@@ -732,6 +799,7 @@ def _plan_values(
     planned: _AcquisitionPlan,
     channels: list[_ChannelPlan],
     *,
+    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]],
     units: dict[tuple[str, ValueBasis], Unit],
     unit_problems: set[tuple[int, str]],
     plan: _Plan,
@@ -739,10 +807,110 @@ def _plan_values(
 ) -> None:
     """Every value of one acquisition, converted and censored, into ``planned.measurements``.
 
-    The common case (a solution concentration, the channel's own limits) runs inline: this loop
-    sees every value of a run, a hundred thousand for a large batch.
+    This sees every value of a run, a hundred thousand for a large batch: an acquisition whose
+    values are all the common case goes through ``_inline_rows``; any other (values on the solid,
+    the file's own limits, a unit problem, a cell given twice) through ``_general_rows``, which
+    handles everything and says what is wrong. Both store the same rows for the same values.
     """
+    rows = _inline_rows(planned, channels, flag_sets=flag_sets, units=units)
+    if rows is None:
+        rows = _general_rows(planned, channels, units=units, unit_problems=unit_problems, plan=plan, file_name=file_name)
+    planned.measurements = rows
     summary = plan.summary
+    _count_values(rows, summary=summary, on_solid=planned.preparation is not None)
+    count = len(channels)
+    for response in planned.parsed.internal_standards:
+        if not 0 <= response.channel < count or not channels[response.channel].code:
+            continue
+        cps, recovery = response.counts_per_second, response.recovery_percent
+        cps = cps if cps is not None and math.isfinite(cps) and cps >= 0 else None
+        recovery = recovery if recovery is not None and math.isfinite(recovery) and recovery >= 0 else None
+        if cps is None and recovery is None:
+            continue
+        planned.istd.append((channels[response.channel].code, cps, recovery))
+        summary.internal_standard_readings += 1
+
+
+_INFINITY = math.inf
+
+
+def _inline_rows(
+    planned: _AcquisitionPlan,
+    channels: list[_ChannelPlan],
+    *,
+    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]],
+    units: dict[tuple[str, ValueBasis], Unit],
+) -> list[_MeasurementRow] | None:
+    """The rows of an acquisition whose every value is a finite solution concentration in a known
+    unit, censored with its channel's limits, each cell once; None for any other acquisition.
+
+    The inner loop of an import: what a channel and a unit share is looked up once (``flag_sets``:
+    per channel, the flags censoring gave -> the flags stored), and nothing is reported from here.
+    """
+    preparation = planned.preparation
+    value_factor = preparation.value_factor if preparation is not None else 1.0
+    limit_factor = preparation.limit_factor if preparation is not None else 1.0
+    if preparation is not None:
+        target_unit, target_basis = SOLID_UNIT, Basis.AS_RECEIVED.value
+    else:
+        target_unit, target_basis = SOLUTION_UNIT, Basis.SOLUTION.value
+    rows: list[_MeasurementRow] = []
+    append = rows.append
+    count = len(channels)
+    # A file's values share one or two units: the previous value's is reused without a lookup.
+    last_text: str | None = None
+    last_basis: ValueBasis | None = None
+    to_canonical = 1.0
+    for value in planned.parsed.values:
+        raw = value.value
+        index = value.channel
+        if raw is None or not 0 <= index < count:
+            continue
+        channel = channels[index]
+        code = channel.code
+        if not code or channel.channel.is_internal_standard:
+            continue
+        unit_text = value.unit
+        if unit_text != last_text or value.basis is not last_basis:
+            unit = units.get((unit_text, value.basis))
+            if unit is None:
+                try:
+                    unit = units[(unit_text, value.basis)] = unit_lookup(unit_text, medium=value.basis.value)
+                except UnitError:
+                    return None
+            if unit.medium is not Medium.SOLUTION:
+                return None
+            last_text, last_basis, to_canonical = unit_text, value.basis, unit.to_canonical
+        if value.lod is not None or value.loq is not None:
+            return None
+        scaled = raw * to_canonical * value_factor
+        if not -_INFINITY < scaled < _INFINITY:
+            return None
+        lod = channel.lod * limit_factor if channel.lod is not None else None
+        loq = channel.loq * limit_factor if channel.loq is not None else None
+        stored, qualifier, lod, loq, flags = censor_fields(scaled, value.qualifier, lod, loq)
+        stored_flags = flag_sets[index].get(flags)
+        if stored_flags is None:
+            stored_flags = flag_sets[index][flags] = (*((LOD_ESTIMATED,) if channel.estimated else ()), *flags, *channel.flags)
+        rsd = value.rsd_percent
+        if rsd is not None and not 0 <= rsd < _INFINITY:
+            rsd = None
+        append((code, stored, qualifier, target_unit, target_basis, lod, loq, raw, unit_text[:16], rsd, stored_flags))
+    if len({row[0] for row in rows}) != len(rows):
+        return None  # a cell given twice: the general path says which
+    return rows
+
+
+def _general_rows(
+    planned: _AcquisitionPlan,
+    channels: list[_ChannelPlan],
+    *,
+    units: dict[tuple[str, ValueBasis], Unit],
+    unit_problems: set[tuple[int, str]],
+    plan: _Plan,
+    file_name: str,
+) -> list[_MeasurementRow]:
+    """The rows of any acquisition, with a problem for each value that cannot be stored."""
     acquisition = planned.parsed
     preparation = planned.preparation
     value_factor = preparation.value_factor if preparation is not None else 1.0
@@ -751,8 +919,7 @@ def _plan_values(
         target_unit, target_basis = SOLID_UNIT, Basis.AS_RECEIVED.value
     else:
         target_unit, target_basis = SOLUTION_UNIT, Basis.SOLUTION.value
-    rows = planned.measurements
-    append = rows.append
+    rows: list[_MeasurementRow] = []
     count = len(channels)
     seen: set[str] = set()
     for value in acquisition.values:
@@ -807,28 +974,29 @@ def _plan_values(
         rsd = value.rsd_percent
         if rsd is not None and not (rsd >= 0 and math.isfinite(rsd)):
             rsd = None
-        append((code, stored, qualifier, stored_unit, stored_basis, lod, loq, raw, value.unit[:16], rsd, flags))
-        if qualifier == "<":
-            summary.censored += 1
-        if flags:
-            summary.below_loq += BELOW_LOQ in flags
-            summary.no_lod += NO_LOD in flags
-            summary.not_in_method += NOT_IN_METHOD in flags
+        rows.append((code, stored, qualifier, stored_unit, stored_basis, lod, loq, raw, value.unit[:16], rsd, flags))
+    return rows
+
+
+def _count_values(rows: list[_MeasurementRow], *, summary: ImportSummary, on_solid: bool) -> None:
+    # Counted per acquisition at C speed (Counter over itemgetter), not value by value.
     summary.values += len(rows)
-    if preparation is not None:
+    if on_solid:
         summary.solid_values += len(rows)
     else:
-        summary.solid_values += sum(1 for row in rows if row[4] != Basis.SOLUTION.value)
-    for response in acquisition.internal_standards:
-        if not 0 <= response.channel < count or not channels[response.channel].code:
-            continue
-        cps, recovery = response.counts_per_second, response.recovery_percent
-        cps = cps if cps is not None and math.isfinite(cps) and cps >= 0 else None
-        recovery = recovery if recovery is not None and math.isfinite(recovery) and recovery >= 0 else None
-        if cps is None and recovery is None:
-            continue
-        planned.istd.append((channels[response.channel].code, cps, recovery))
-        summary.internal_standard_readings += 1
+        summary.solid_values += len(rows) - Counter(map(_BASIS, rows))[_SOLUTION_BASIS]
+    summary.censored += Counter(map(_QUALIFIER, rows))["<"]
+    for flags, times in Counter(map(_FLAGS, rows)).items():
+        if flags:
+            summary.below_loq += times * (BELOW_LOQ in flags)
+            summary.no_lod += times * (NO_LOD in flags)
+            summary.not_in_method += times * (NOT_IN_METHOD in flags)
+
+
+_SOLUTION_BASIS = Basis.SOLUTION.value
+_QUALIFIER = operator.itemgetter(2)
+_BASIS = operator.itemgetter(4)
+_FLAGS = operator.itemgetter(10)
 
 
 def _convert_and_censor(
@@ -931,22 +1099,30 @@ def _measurement_rows(plan: _Plan, acquisition_ids: list[int], analyte_ids: dict
             yield (acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags)
 
 
-def _copy_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
+# Binary COPY: a float travels as its eight bytes (no text to format here, none to parse there).
+# Each value is sent in the binary form of its column's type: varchar as text, and jsonb (the
+# flags) as its documented binary input, a version byte (1) then the JSON text, sent as raw bytes.
+_MEASUREMENT_COPY_TYPES = ("int8", "int8", "float8", "text", "text", "text", "float8", "float8", "float8", "text", "float8", "bytea")
+_JSONB_VERSION = b"\x01"
+
+
+def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dict[str, int]) -> None:
     """COPY on PostgreSQL, with psycopg's ``write_row`` on the raw connection Django holds, inside
     Django's transaction (so a later failure rolls the rows back with everything else)."""
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
         table=sql.Identifier(Measurement._meta.db_table), columns=sql.SQL(", ").join(map(sql.Identifier, _MEASUREMENT_COLUMNS))
     )
-    flags_json: dict[tuple[str, ...], str] = {}
+    # A few distinct flag sets per run: each encoded once.
+    flags_jsonb: dict[tuple[str, ...], bytes] = {}
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        copy.set_types(list(_MEASUREMENT_COPY_TYPES))
         write_row = copy.write_row
-        for row in rows:
-            flags = row[-1]
-            encoded = flags_json.get(flags)
-            if encoded is None:
-                # A few distinct flag sets per run: each encoded once, as JSON text that PostgreSQL casts to jsonb.
-                encoded = flags_json[flags] = json.dumps(list(flags))
-            write_row((*row[:-1], encoded))
+        for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
+            for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
+                encoded = flags_jsonb.get(flags)
+                if encoded is None:
+                    encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
+                write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
 
 
 def _bulk_create_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
@@ -998,47 +1174,43 @@ def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument
             if existing is None:
                 raise
             return _existing_summary(existing, summary)
-        acquisitions = Acquisition.objects.bulk_create(
+        acquisition_ids = _insert_rows(
+            Acquisition,
             [
-                Acquisition(
-                    run=run,
-                    sequence=planned.parsed.sequence,
-                    vendor_type=planned.parsed.vendor_type.strip()[:40],
-                    label=planned.parsed.label.strip(),
-                    calibration_level=planned.parsed.calibration_level,
-                    acquired_at=planned.acquired_at,
-                    rejected_by_instrument=planned.parsed.rejected_by_instrument,
-                    sample=planned.sample,
-                    qc_role=planned.match.qc_item.value if planned.match.qc_item is not None else "",
-                    data_file=planned.parsed.data_file.strip()[:255],
-                    replicate=_replicate(planned.parsed),
-                    reference_material_id=planned.reference_material_id,
-                    dilution_factor=planned.dilution_factor,
-                    conversion_factor=planned.preparation.value_factor if planned.preparation is not None else None,
-                )
+                {
+                    "run_id": run.pk,
+                    "sequence": planned.parsed.sequence,
+                    "vendor_type": planned.parsed.vendor_type.strip()[:40],
+                    "label": planned.parsed.label.strip(),
+                    "calibration_level": planned.parsed.calibration_level,
+                    "acquired_at": planned.acquired_at,
+                    "rejected_by_instrument": planned.parsed.rejected_by_instrument,
+                    "sample_id": planned.sample.pk if planned.sample is not None else None,
+                    "qc_role": planned.match.qc_item.value if planned.match.qc_item is not None else "",
+                    "data_file": planned.parsed.data_file.strip()[:255],
+                    "replicate": _replicate(planned.parsed),
+                    "reference_material_id": planned.reference_material_id,
+                    "dilution_factor": planned.dilution_factor,
+                    "conversion_factor": planned.preparation.value_factor if planned.preparation is not None else None,
+                }
                 for planned in plan.acquisitions
             ],
-            batch_size=1000,
         )
-        acquisition_ids = [_pk(acquisition) for acquisition in acquisitions]
         codes = {row[0] for planned in plan.acquisitions for row in planned.measurements} | {
             row[0] for planned in plan.acquisitions for row in planned.istd
         }
         analyte_ids = dict(Analyte.objects.filter(code__in=codes).values_list("code", "pk"))
-        rows = _measurement_rows(plan, acquisition_ids, analyte_ids)
         if connection.vendor == "postgresql":
-            _copy_measurements(rows)
+            _copy_measurements(plan, acquisition_ids, analyte_ids)
         else:
-            _bulk_create_measurements(rows)
-        InternalStandardReading.objects.bulk_create(
+            _bulk_create_measurements(_measurement_rows(plan, acquisition_ids, analyte_ids))
+        _insert_rows(
+            InternalStandardReading,
             [
-                InternalStandardReading(
-                    acquisition_id=acquisition_id, analyte_id=analyte_ids[code], counts_per_second=cps, recovery_percent=recovery
-                )
+                {"acquisition_id": acquisition_id, "analyte_id": analyte_ids[code], "counts_per_second": cps, "recovery_percent": recovery}
                 for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True)
                 for code, cps, recovery in planned.istd
             ],
-            batch_size=2000,
         )
         summary.run_id = run.pk
         audit_record(
@@ -1060,9 +1232,40 @@ def _replicate(acquisition: ParsedAcquisition) -> str:
     return replicates.pop()[:40] if len(replicates) == 1 else ""
 
 
-def _pk(instance: Acquisition) -> int:
+def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (each the values of the model's fields, by ``attname``) into ``model``'s
+    table; their new ids, in order.
+
+    PostgreSQL, when the rows give every field: the ids are drawn from the table's sequence in one
+    query and the rows sent with COPY, since a batch has thousands of acquisitions (and
+    internal-standard readings), for which Django's per-object insert costs more than COPY of its
+    hundred thousand measurements. Otherwise ``bulk_create``, which fills in what is left out
+    (defaults, ``auto_now_add``) as for any model.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    names = [field.attname for field in fields]
+    if connection.vendor != "postgresql" or rows[0].keys() != set(names):
+        instances = model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
+        return [_pk(instance) for instance in instances]
+    columns = sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, len(rows)]
+        )
+        ids = [int(pk) for (pk,) in cursor.fetchall()]
+        statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(table=sql.Identifier(meta.db_table), columns=columns)
+        with cursor.cursor.copy(statement) as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row([pk, *map(row.__getitem__, names)])
+    return ids
+
+
+def _pk(instance: models.Model) -> int:
     if instance.pk is None:  # pragma: no cover - every supported backend returns ids from a bulk insert
-        raise RuntimeError("the database did not return the new acquisitions' ids")
+        raise RuntimeError(f"the database did not return the new {instance._meta.verbose_name_plural}' ids")
     return int(instance.pk)
 
 

@@ -47,6 +47,7 @@ from assays.selectors.runs import (
 from assays.selectors.samples import sample_list
 from assays.services import runs as run_service
 from assays.services.runs import ImportSummary, run_import
+from assays.web.run_qc import qc_review
 from assays.web.uploads import PendingImport, UploadExpiredError, discard_upload, read_upload, store_upload
 from assays.web.views import HtmxHttpRequest, _wants_partial
 
@@ -56,6 +57,8 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_BATCH_LOG_BYTES = 5 * 1024 * 1024
 # The preview lists acquisitions up to this many; the counts above it cover the rest.
 PREVIEW_ACQUISITIONS = 300
+# The run page's QC panel: an htmx request aimed at it gets the panel alone.
+QC_PANEL_ID = "qc-panel"
 
 
 def _lab_user(request: HttpRequest) -> User:
@@ -380,15 +383,24 @@ def run_confirm(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @login_required
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-Target")
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     actor = _lab_user(request)
     try:
         run = run_get(actor=actor, run_id=pk)
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc
+    partial = _wants_partial(request)
+    qc = None
+    if not partial or request.htmx.target == QC_PANEL_ID:
+        try:
+            qc = qc_review(actor=actor, run=run, show_all=request.GET.get("qc") == "all")
+        except NotFoundError as exc:
+            raise Http404(str(exc)) from exc
+    if partial and qc is not None:
+        return render(request, "web/runs/_qc_panel.html", {"run": run, "qc": qc})
     grid = run_grid(actor=actor, run=run, page=request.GET.get("page"), show=request.GET.get("show", "all"))
-    context = {"run": run, "grid": grid, "summary": run.import_summary or {}, "show_choices": GRID_SHOW_CHOICES}
-    if _wants_partial(request):
+    context = {"run": run, "grid": grid, "summary": run.import_summary or {}, "show_choices": GRID_SHOW_CHOICES, "qc": qc}
+    if partial:
         return render(request, "web/runs/_grid.html", context)
     return render(request, "web/runs/detail.html", context)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assays.web import manual_entry, registration, runs, views
+from assays.web import manual_entry, methods, registration, run_qc, runs, views
 
 app_name = "web"
 urlpatterns = [
@@ -19,6 +19,11 @@ urlpatterns = [
     path("runs/import/preview/", runs.run_preview, name="run_preview"),
     path("runs/import/confirm/", runs.run_confirm, name="run_confirm"),
     path("runs/<int:pk>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:pk>/qc/checks/<int:check_id>/waive/", run_qc.run_qc_waive, name="run_qc_waive"),
+    path("runs/<int:pk>/qc/reject/", run_qc.run_qc_reject, name="run_qc_reject"),
+    path("runs/<int:pk>/qc/evaluate/", run_qc.run_qc_evaluate, name="run_qc_evaluate"),
+    # ``path``: a method code is free text, like a lot code.
+    path("methods/<path:code>/", methods.method_detail, name="method_detail"),
     # Lot codes may hold a slash, so the row partial has its own prefix rather than manual/<code>/row/.
     path("manual/<path:code>/", manual_entry.manual_entry, name="manual_entry"),
     path("manual-row/<path:code>/", manual_entry.manual_entry_row, name="manual_entry_row"),

@@ -23,6 +23,7 @@ from assays.roles import is_partner_user, is_staff_member
 from assays.selectors.dashboard import dashboard_counts
 from assays.selectors.lot_detail import lot_detail
 from assays.selectors.lot_search import lot_search
+from assays.selectors.qc_pages import lot_method_control
 from assays.web.forms import LotFilterForm
 
 LOTS_PER_PAGE = 25
@@ -93,4 +94,5 @@ def lot_detail_page(request: HtmxHttpRequest, code: str) -> HttpResponse:
         detail = lot_detail(actor=request.user, code=code)
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc
-    return render(request, "web/lots/detail.html", {"detail": detail, "lot": detail.lot})
+    method_control = lot_method_control(actor=request.user, lot=detail.lot)
+    return render(request, "web/lots/detail.html", {"detail": detail, "lot": detail.lot, "method_control": method_control})

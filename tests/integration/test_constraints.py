@@ -9,11 +9,13 @@ test here, or declared in a model but missing from the migrated schema, fails th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -26,8 +28,10 @@ from assays.models import (
     Acquisition,
     Analyte,
     AuditEvent,
+    CalibrationNominal,
     Certificate,
     CertifiedValue,
+    ControlBaseline,
     CustodyEvent,
     Element,
     Flag,
@@ -45,8 +49,15 @@ from assays.models import (
     Partner,
     PartnerMembership,
     Product,
+    QcCheck,
+    QcEvaluation,
     QcLabelPattern,
+    QcStandard,
+    QcStandardValue,
+    QcWaiver,
     ReferenceMaterial,
+    ResultAcceptance,
+    RulePack,
     Run,
     Sample,
     Site,
@@ -658,6 +669,145 @@ def test_only_a_crm_label_pattern_names_a_reference_material(site: Site) -> None
     QcLabelPattern.objects.create(instrument=instrument, pattern="NIST 610", qc_role="crm", reference_material=material)
 
 
+# --- A measurement's and a reading's references to its acquisition and analyte -----------------
+
+# On PostgreSQL these four references are checked per statement by triggers (migration 0006, which
+# drops their foreign keys: docs/architecture.md), refusing with a foreign_key_violation that names
+# the reference as below. On SQLite they are Django's foreign keys, deferred to commit: the check a
+# commit runs (``check_constraints``) names the child's column instead.
+SET_BASED_REFERENCES: dict[tuple[type[models.Model], str], str] = {
+    (Measurement, "acquisition"): "measurement_acquisition_fk",
+    (Measurement, "analyte"): "measurement_analyte_fk",
+    (InternalStandardReading, "acquisition"): "istd_reading_acquisition_fk",
+    (InternalStandardReading, "analyte"): "istd_reading_analyte_fk",
+}
+REFERENCE_IDS = [f"{model.__name__}.{field}" for model, field in SET_BASED_REFERENCES]
+
+
+@contextmanager
+def violates_reference(model: type[models.Model], field_name: str) -> Iterator[None]:
+    """The block must leave a row of ``model`` whose ``field_name`` names no row, and the database
+    must refuse it on exactly that reference."""
+    column = model._meta.get_field(field_name).column
+    if connection.vendor == "postgresql":
+        expected = SET_BASED_REFERENCES[(model, field_name)]
+    else:
+        expected = f"{model._meta.db_table}.{column} contains a value"
+    with pytest.raises(IntegrityError) as caught, _checked_as_at_commit(model._meta.db_table):
+        yield
+    assert expected in str(caught.value), f"expected a violation of {model.__name__}.{field_name}, got: {caught.value}"
+
+
+@contextmanager
+def _checked_as_at_commit(table: str) -> Iterator[None]:
+    with transaction.atomic():
+        yield
+        # What a commit does with SQLite's deferred foreign keys (PostgreSQL has refused already).
+        connection.check_constraints(table_names=[table])
+
+
+def _raw(statement: str, params: list[object]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def _child_row(model: type[models.Model], acquisition: Acquisition, analyte: Analyte) -> models.Model:
+    if model is Measurement:
+        return Measurement.objects.create(acquisition=acquisition, analyte=analyte, value=12.5, unit="µg/L", basis="solution")
+    return InternalStandardReading.objects.create(acquisition=acquisition, analyte=analyte, counts_per_second=34068.2)
+
+
+def _insert_child(model: type[models.Model], *, acquisition_id: int, analyte_id: int) -> None:
+    """A child row by raw SQL: nothing of Django's stands between it and the database."""
+    if model is Measurement:
+        _raw(
+            "INSERT INTO assays_measurement (acquisition_id, analyte_id, value, qualifier, unit, basis, raw_unit, flags)"
+            " VALUES (%s, %s, 1.0, '=', 'µg/L', 'solution', '', '[]')",
+            [acquisition_id, analyte_id],
+        )
+    else:
+        _raw(
+            "INSERT INTO assays_internalstandardreading (acquisition_id, analyte_id, counts_per_second) VALUES (%s, %s, 1.0)",
+            [acquisition_id, analyte_id],
+        )
+
+
+def _missing_id(model: type[models.Model]) -> int:
+    return (model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+
+
+@pytest.mark.parametrize(("model", "field_name"), list(SET_BASED_REFERENCES), ids=REFERENCE_IDS)
+def test_a_measurement_or_reading_cannot_name_a_missing_acquisition_or_analyte(
+    model: type[models.Model], field_name: str, acquisition: Acquisition, analyte: Analyte
+) -> None:
+    row = _child_row(model, acquisition, analyte)
+    parent = model._meta.get_field(field_name).related_model
+    assert parent is not None
+    ids = {"acquisition_id": acquisition.pk, "analyte_id": analyte.pk}
+    other = Analyte.objects.create(code="147Sm [He]", element=Element.objects.get(symbol="Sm"), technique="icp-ms")
+    # A second, valid row beside the orphan: the statement is refused whole.
+    ids_ok = {**ids, "analyte_id": other.pk}
+    with violates_reference(model, field_name):
+        _insert_child(model, **ids_ok)
+        _insert_child(model, **{**ids, f"{field_name}_id": _missing_id(parent)})
+    assert not model.objects.filter(analyte=other).exists()
+    column = model._meta.get_field(field_name).column
+    with violates_reference(model, field_name):
+        _raw(f'UPDATE "{model._meta.db_table}" SET "{column}" = %s WHERE id = %s', [_missing_id(parent), row.pk])  # noqa: S608
+    # An update that leaves the reference alone is not checked again, and passes.
+    model.objects.filter(pk=row.pk).update(**{column: getattr(row, column)})
+
+
+@pytest.mark.parametrize(("model", "field_name"), list(SET_BASED_REFERENCES), ids=REFERENCE_IDS)
+def test_an_acquisition_or_analyte_cannot_be_removed_while_a_measurement_or_reading_names_it(
+    model: type[models.Model], field_name: str, acquisition: Acquisition, analyte: Analyte
+) -> None:
+    _child_row(model, acquisition, analyte)
+    parent = acquisition if field_name == "acquisition" else analyte
+    table = parent._meta.db_table
+    with violates_reference(model, field_name):
+        _raw(f'DELETE FROM "{table}" WHERE id = %s', [parent.pk])  # noqa: S608
+    with violates_reference(model, field_name):
+        _raw(f'UPDATE "{table}" SET id = %s WHERE id = %s', [_missing_id(type(parent)), parent.pk])  # noqa: S608
+    # An update that keeps the key is fine.
+    _raw(f'UPDATE "{table}" SET id = id WHERE id = %s', [parent.pk])  # noqa: S608
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("model", "field_name"), list(SET_BASED_REFERENCES), ids=REFERENCE_IDS)
+def test_on_postgresql_truncating_an_acquisition_or_analyte_table_is_refused_while_a_row_names_it(
+    model: type[models.Model], field_name: str, acquisition: Acquisition, analyte: Analyte
+) -> None:
+    _child_row(model, acquisition, analyte)
+    parent = acquisition if field_name == "acquisition" else analyte
+    # The fixtures' deferred foreign key checks run now: PostgreSQL truncates nothing with any pending.
+    _raw("SET CONSTRAINTS ALL IMMEDIATE", [])
+    # CASCADE empties the tables that hold real foreign keys to it; the set-based references hold.
+    with violates_reference(model, field_name):
+        _raw(f'TRUNCATE "{parent._meta.db_table}" CASCADE', [])
+
+
+def _foreign_key_columns_without_a_constraint() -> set[tuple[str, str]]:
+    without: set[tuple[str, str]] = set()
+    with connection.cursor() as cursor:
+        for model in apps.get_app_config("assays").get_models():
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            constrained = {column for c in constraints.values() if c["foreign_key"] for column in c["columns"]}
+            without |= {
+                (model.__name__, field.name)
+                for field in model._meta.concrete_fields
+                if field.is_relation and field.db_constraint and field.column not in constrained
+            }
+    return without
+
+
+def test_the_references_checked_per_statement_are_exactly_the_foreign_keys_postgresql_does_not_hold() -> None:
+    # A foreign key dropped by accident, or a new set-based reference without its tests above,
+    # fails here. SQLite holds every foreign key itself.
+    expected = {(model.__name__, field) for model, field in SET_BASED_REFERENCES} if connection.vendor == "postgresql" else set()
+    assert _foreign_key_columns_without_a_constraint() == expected
+
+
 # --- Flags, assessments, certificates, audit -----------------------------------------------------
 
 
@@ -802,3 +952,135 @@ def test_every_declared_constraint_exists_in_the_migrated_schema() -> None:
 def test_the_migrations_match_the_models() -> None:
     # Constraints live "in migrations": a model change without its migration fails here.
     call_command("makemigrations", "assays", check=True, dry_run=True, verbosity=0)
+
+
+# --- Run QC (issue 4) -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rule_pack() -> Any:
+    return RulePack.objects.create(
+        code="t-pack", version=1, title="t", source_text='code = "t-pack"', definition={}, created_at=timezone.now()
+    )
+
+
+@pytest.fixture
+def evaluation(run: Run, rule_pack: Any) -> Any:
+    return QcEvaluation.objects.create(run=run, rule_pack=rule_pack, evaluated_at=timezone.now(), status="accepted")
+
+
+@pytest.fixture
+def qc_check(evaluation: Any, acquisition: Acquisition) -> Any:
+    return QcCheck.objects.create(
+        evaluation=evaluation, key="ccv:1:*", kind="ccv", acquisition=acquisition, passed=False, message="m", effect="bracket"
+    )
+
+
+def test_rule_pack_versions_are_unique_positive_and_named(rule_pack: Any) -> None:
+    now = timezone.now()
+    with violates(RulePack, "rule_pack_unique_version"):
+        RulePack.objects.create(code="t-pack", version=1, title="t", source_text="", definition={}, created_at=now)
+    with violates(RulePack, "rule_pack_version_positive"):
+        RulePack.objects.create(code="t-pack", version=0, title="t", source_text="", definition={}, created_at=now)
+    with violates(RulePack, "rule_pack_code_not_empty"):
+        RulePack.objects.create(code="", version=1, title="t", source_text="", definition={}, created_at=now)
+
+
+def test_a_method_has_one_qc_standard_per_kind_with_nominals_or_levels(method: Method, analyte: Analyte) -> None:
+    standard = QcStandard.objects.create(method=method, kind="ccv")
+    with violates(QcStandard, "qc_standard_one_per_kind"):
+        QcStandard.objects.create(method=method, kind="ccv")
+    with violates(QcStandard, "qc_standard_kind_valid"):
+        QcStandard.objects.create(method=method, kind="bogus")
+    QcStandardValue.objects.create(standard=standard, analyte=analyte, nominal=10.0)
+    with violates(QcStandardValue, "qc_standard_value_unique"):
+        QcStandardValue.objects.create(standard=standard, analyte=analyte, calibration_level=4)
+    icv = QcStandard.objects.create(method=method, kind="icv")
+    with violates(QcStandardValue, "qc_standard_value_nominal_or_level"):
+        QcStandardValue.objects.create(standard=icv, analyte=analyte)
+    with violates(QcStandardValue, "qc_standard_value_nominal_or_level"):
+        QcStandardValue.objects.create(standard=icv, analyte=analyte, nominal=1.0, calibration_level=4)
+    with violates(QcStandardValue, "qc_standard_value_nominal_positive"):
+        QcStandardValue.objects.create(standard=icv, analyte=analyte, nominal=0.0)
+    with violates(QcStandardValue, "qc_standard_value_level_positive"):
+        QcStandardValue.objects.create(standard=icv, analyte=analyte, calibration_level=0)
+
+
+def test_calibration_nominals_are_unique_per_level_and_not_negative(method: Method, analyte: Analyte) -> None:
+    CalibrationNominal.objects.create(method=method, analyte=analyte, level=2, value=0.1)
+    with violates(CalibrationNominal, "calibration_nominal_unique"):
+        CalibrationNominal.objects.create(method=method, analyte=analyte, level=2, value=0.2)
+    with violates(CalibrationNominal, "calibration_nominal_level_positive"):
+        CalibrationNominal.objects.create(method=method, analyte=analyte, level=0, value=0.2)
+    with violates(CalibrationNominal, "calibration_nominal_non_negative"):
+        CalibrationNominal.objects.create(method=method, analyte=analyte, level=3, value=-1.0)
+
+
+def test_a_run_has_one_current_decided_evaluation_and_a_requested_one_says_why(
+    run: Run, rule_pack: Any, evaluation: Any, user: User
+) -> None:
+    now = timezone.now()
+    with violates(QcEvaluation, "qc_evaluation_one_current_per_run"):
+        QcEvaluation.objects.create(run=run, rule_pack=rule_pack, evaluated_at=now, status="accepted")
+    evaluations = QcEvaluation.objects.filter(pk=evaluation.pk)
+    with violates(QcEvaluation, "qc_evaluation_status_decided"):
+        evaluations.update(status="pending_qc")
+    with violates(QcEvaluation, "qc_evaluation_status_valid"):
+        evaluations.update(status="bogus")
+    with violates(QcEvaluation, "qc_evaluation_request_has_reason"):
+        evaluations.update(requested_by=user, reason="")
+    with violates(QcEvaluation, "qc_evaluation_rejection_has_who_and_why"):
+        evaluations.update(run_rejected_at=now, run_rejected_by=user, run_rejection_reason="")
+    with violates(QcEvaluation, "qc_evaluation_rejection_has_who_and_why"):
+        evaluations.update(run_rejected_at=now, run_rejection_reason="drift")
+
+
+def test_qc_checks_have_unique_keys_and_known_kinds_and_effects(qc_check: Any, evaluation: Any) -> None:
+    with violates(QcCheck, "qc_check_unique_key"):
+        QcCheck.objects.create(evaluation=evaluation, key="ccv:1:*", kind="ccv", passed=True, message="m", effect="bracket")
+    checks = QcCheck.objects.filter(pk=qc_check.pk)
+    with violates(QcCheck, "qc_check_kind_valid"):
+        checks.update(kind="bogus")
+    with violates(QcCheck, "qc_check_effect_valid"):
+        checks.update(effect="bogus")
+
+
+def test_a_waiver_is_one_per_check_and_says_why(qc_check: Any, user: User) -> None:
+    now = timezone.now()
+    with violates(QcWaiver, "qc_waiver_has_reason"):
+        QcWaiver.objects.create(check_result=qc_check, decided_by=user, decided_at=now, reason="")
+    QcWaiver.objects.create(check_result=qc_check, decided_by=user, decided_at=now, reason="known drift, re-run")
+    with violates(QcWaiver, "check_result"):
+        QcWaiver.objects.create(check_result=qc_check, decided_by=user, decided_at=now, reason="again")
+
+
+def test_a_result_acceptance_state_is_known(measurement: Measurement, evaluation: Any) -> None:
+    with violates(ResultAcceptance, "result_acceptance_state_valid"):
+        ResultAcceptance.objects.create(measurement=measurement, evaluation=evaluation, state="bogus")
+
+
+def test_a_control_baseline_is_an_ordered_period_with_a_reason_and_a_material_only_for_crm(
+    method: Method, analyte: Analyte, user: User
+) -> None:
+    now = timezone.now()
+    material = ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A1")
+    base = {"method": method, "analyte": analyte, "set_by": user, "set_at": now, "reason": "validation period"}
+    with violates(ControlBaseline, "control_baseline_series_valid"):
+        ControlBaseline.objects.create(series="bogus", starts_at=now - dt.timedelta(days=9), ends_at=now, **base)
+    with violates(ControlBaseline, "control_baseline_period_ordered"):
+        ControlBaseline.objects.create(series="ccv", starts_at=now, ends_at=now, **base)
+    with violates(ControlBaseline, "control_baseline_material_for_crm_only"):
+        ControlBaseline.objects.create(series="crm", starts_at=now - dt.timedelta(days=9), ends_at=now, **base)
+    with violates(ControlBaseline, "control_baseline_material_for_crm_only"):
+        ControlBaseline.objects.create(series="ccv", reference_material=material, starts_at=now - dt.timedelta(days=9), ends_at=now, **base)
+    with violates(ControlBaseline, "control_baseline_has_reason"):
+        ControlBaseline.objects.create(series="ccv", starts_at=now - dt.timedelta(days=9), ends_at=now, **{**base, "reason": ""})
+
+
+def test_a_crm_digest_is_positive() -> None:
+    with violates(ReferenceMaterial, "reference_material_digest_positive"):
+        ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A2", digest_mass_g=0)
+    with violates(ReferenceMaterial, "reference_material_digest_positive"):
+        ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A3", digest_volume_ml=-5)
+    with violates(ReferenceMaterial, "reference_material_digest_positive"):
+        ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A4", digest_dilution_factor=0)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 
 from assays.errors import DomainError
 from assays.lifecycle import ALLOWED_TRANSITIONS, IllegalTransitionError
@@ -36,7 +36,7 @@ from assays.models import (
 )
 from assays.services.lots import lot_allocate, lot_create, lot_input_add, lot_transition
 from assays.services.samples import custody_event_record, sample_register
-from tests.concurrency import start_in_thread
+from tests.concurrency import start_in_thread, wait_for_a_lock_wait
 from tests.conftest import World
 from tests.factories import LotFactory, PartnerFactory, ProductFactory, UserFactory
 
@@ -503,7 +503,7 @@ def test_an_allocation_waits_for_the_lock_and_then_sees_the_committed_one() -> N
     assert first_allocated.wait(timeout=30)
     contender = start_in_thread(contend)
     try:
-        _wait_for_a_lock_wait()
+        wait_for_a_lock_wait(waiting_for="the second allocation")
     finally:
         release_first.set()
         holder.join(timeout=30)
@@ -511,21 +511,3 @@ def test_an_allocation_waits_for_the_lock_and_then_sees_the_committed_one() -> N
     assert len(second_outcome) == 1
     assert "100.0000 kg already allocated" in second_outcome[0]
     assert sum(a.mass_kg for a in LotAllocation.objects.filter(lot=lot)) == Decimal("100")
-
-
-def _wait_for_a_lock_wait(timeout: float = 10.0) -> None:
-    """Until another backend of this database is blocked on a row lock."""
-    event = threading.Event()
-    waited = 0.0
-    while waited < timeout:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            (blocked,) = cursor.fetchone()
-        if blocked:
-            return
-        event.wait(0.05)
-        waited += 0.05
-    pytest.fail("the second allocation never waited for the lot's row lock")

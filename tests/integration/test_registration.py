@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.db import connections, transaction
+from django.db import transaction
 
 from assays.errors import PermissionDeniedError
 from assays.importers import sample_sheet
@@ -28,7 +28,7 @@ from assays.services.audit import AuditChange, audit_record, audit_record_many, 
 from assays.services.lots import lot_create
 from assays.services.registration import Outcome, RegistrationResult, samples_register_sheet
 from assays.services.samples import sample_register
-from tests.concurrency import start_in_thread
+from tests.concurrency import start_in_thread, wait_for_a_lock_wait
 from tests.conftest import World
 from tests.factories import PartnerFactory, ProductFactory, UserFactory
 
@@ -374,7 +374,7 @@ def test_a_sheet_racing_the_same_sheet_finds_it_registered_instead_of_failing(wo
     assert written.wait(timeout=30)
     contender = start_in_thread(second_races)
     try:
-        _wait_for_a_lock_wait()
+        wait_for_a_lock_wait(waiting_for="the second registration")
     finally:
         release.set()
         holder.join(timeout=30)
@@ -384,23 +384,6 @@ def test_a_sheet_racing_the_same_sheet_finds_it_registered_instead_of_failing(wo
     assert result.created_samples == []
     assert result.unchanged_samples == ["R-1", "R-2"]
     assert Sample.objects.filter(lot__code="F-RACE").count() == 2
-
-
-def _wait_for_a_lock_wait(timeout: float = 10.0) -> None:
-    event = threading.Event()
-    waited = 0.0
-    while waited < timeout:
-        with connections["default"].cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            (blocked,) = cursor.fetchone()
-        if blocked:
-            return
-        event.wait(0.05)
-        waited += 0.05
-    pytest.fail("the second registration never waited for the first one's lot")
 
 
 # --- audit_record_many ------------------------------------------------------------------------------

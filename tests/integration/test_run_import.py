@@ -56,7 +56,6 @@ from assays.models import (
     Technique,
 )
 from assays.services import runs as runs_service
-from assays.services.run_qc import NO_RULE_PACK_NOTE, run_evaluate
 from assays.services.runs import ImportSummary, run_import, run_import_parsed
 from tests.conftest import World
 from tests.factories import InstrumentFactory, LotFactory, MethodFactory, SampleFactory
@@ -172,8 +171,7 @@ def test_the_real_batch_lands_on_its_samples_and_qc_items(
     assert summary.internal_standard_readings == 220
 
     run = Run.objects.get(pk=summary.run_id)
-    assert (run.status, run.site, run.instrument, run.method, run.analyst) == (
-        RunStatus.PENDING_QC,
+    assert (run.site, run.instrument, run.method, run.analyst) == (
         instrument.site,
         instrument,
         method,
@@ -205,11 +203,12 @@ def test_the_real_batch_lands_on_its_samples_and_qc_items(
     assert unmatched.sample is None
     assert unmatched.conversion_factor is None
 
-    # The run evaluation ran on commit (eager here): no rule pack yet, still pending QC.
+    # The run evaluation ran on commit (eager here), by the method's rule pack.
     run.refresh_from_db()
-    assert run.qc_note == NO_RULE_PACK_NOTE
-    assert run.qc_evaluated_at is not None
-    assert run.status == RunStatus.PENDING_QC
+    evaluation = run.qc_evaluations.get(is_current=True)
+    assert (evaluation.rule_pack.code, evaluation.rule_pack.version) == (method.rule_pack_code, 1)
+    assert run.qc_evaluated_at == evaluation.evaluated_at
+    assert run.status == evaluation.status != RunStatus.PENDING_QC
 
     event = AuditEvent.objects.get(action=AuditAction.IMPORT, entity="assays.run", object_id=str(run.pk))
     assert event.actor == technician
@@ -773,26 +772,6 @@ def test_an_invalid_sha256_is_refused_for_a_parsed_run(technician: User, instrum
 
 
 # --- Run evaluation -----------------------------------------------------------------------------
-
-
-def test_run_evaluation_records_that_no_rule_pack_exists_once_and_marks_no_lot_stale(
-    technician: User, instrument: Instrument, method: Method, samples: dict[str, Sample], lot: Lot
-) -> None:
-    run = parsed_run([ParsedAcquisition(sequence=1, label="TS1", values=[value(0, 1.0, "ppb")])], [LA])
-    summary = run_import_parsed(actor=technician, parsed=run, source_sha256=digest("eval"), instrument=instrument, method=method)
-    lot_before = Lot.objects.values().get(pk=lot.pk)
-    evaluated = run_evaluate(run_id=summary.run_id)
-    assert evaluated is not None
-    assert evaluated.qc_note == NO_RULE_PACK_NOTE
-    assert evaluated.status == RunStatus.PENDING_QC
-    events = AuditEvent.objects.filter(entity="assays.run", object_id=str(summary.run_id), action=AuditAction.UPDATE)
-    assert events.count() == 1
-    assert events.get().actor_label == "system"
-    # Again (a redelivered task): nothing changes.
-    run_evaluate(run_id=summary.run_id)
-    assert events.count() == 1
-    assert Lot.objects.values().get(pk=lot.pk) == lot_before
-    assert run_evaluate(run_id=10**9) is None
 
 
 def test_on_postgresql_the_measurements_went_in_by_copy_with_every_column_intact(

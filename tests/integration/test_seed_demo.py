@@ -17,6 +17,8 @@ from assays.models import (
     ChannelRole,
     CustodyEvent,
     CustodyEventKind,
+    Flag,
+    FlagKind,
     Instrument,
     Lot,
     LotAllocation,
@@ -27,7 +29,11 @@ from assays.models import (
     Partner,
     PartnerKind,
     Product,
+    QcCheck,
     ReferenceMaterial,
+    ResultAcceptance,
+    Run,
+    RunStatus,
     Sample,
     SampleType,
     Site,
@@ -101,10 +107,31 @@ def test_regulated_records_are_created_through_the_audited_services_by_the_lab_a
     _seed()
     for model in (Lot, LotInput, LotAllocation, Sample, CustodyEvent):
         entity = model._meta.label_lower
-        events = AuditEvent.objects.filter(entity=entity)
+        events = AuditEvent.objects.filter(entity=entity, action="create")
         assert events.count() == model.objects.count(), entity
         assert set(events.values_list("actor_label", flat=True)) == {"lab_admin"}
     assert AuditEvent.objects.filter(entity="assays.specification").count() == 4
+    # What else touched the lots: only the runs' QC evaluations, marking them stale.
+    later = AuditEvent.objects.filter(entity="assays.lot").exclude(action="create")
+    assert set(later.values_list("actor_label", "action")) == {("system", "update")}
+    assert all("assessment out of date" in reason for reason in later.values_list("reason", flat=True))
+
+
+def test_the_demo_has_a_run_that_passes_its_qc_and_a_re_run_whose_ccv_drifted():
+    _seed()
+    passed = Run.objects.get(source_filename="UK1-ICPMS-01_demo_batch.csv")
+    drifted = Run.objects.get(source_filename="UK1-ICPMS-01_demo_batch_rerun.csv")
+    assert passed.status == RunStatus.ACCEPTED
+    assert drifted.status == RunStatus.PARTIALLY_ACCEPTED
+    failed = QcCheck.objects.filter(evaluation__run=drifted, evaluation__is_current=True, passed=False)
+    assert {(check.kind, check.analyte.element.symbol) for check in failed.select_related("analyte__element")} == {
+        ("ccv", "Pr"),
+        ("ccv", "Nd"),
+    }
+    rejected = ResultAcceptance.objects.filter(evaluation__run=drifted).exclude(state="accepted")
+    assert {r.measurement.analyte.element.symbol for r in rejected.select_related("measurement__analyte__element")} == {"Pr", "Nd"}
+    assert Flag.objects.filter(run=drifted, kind=FlagKind.QC_FAILURE).count() == 1
+    assert not Flag.objects.filter(run=passed).exists()
 
 
 def test_it_has_two_sites_and_the_uk_plant_is_the_only_default():

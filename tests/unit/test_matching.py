@@ -176,7 +176,17 @@ def test_normalise_label() -> None:
 
 def test_the_defaults_cover_the_documented_names() -> None:
     items = {pattern.qc_item for pattern in DEFAULT_PATTERNS}
-    assert items == {QcItem.ICV, QcItem.CCV, QcItem.CCB, QcItem.METHOD_BLANK, QcItem.LCS, QcItem.CRM, QcItem.DUPLICATE, QcItem.SPIKE}
+    assert items == {
+        QcItem.LOW_LEVEL_CHECK,
+        QcItem.ICV,
+        QcItem.CCV,
+        QcItem.CCB,
+        QcItem.METHOD_BLANK,
+        QcItem.LCS,
+        QcItem.CRM,
+        QcItem.DUPLICATE,
+        QcItem.SPIKE,
+    }
 
 
 _labels = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
