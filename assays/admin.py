@@ -6,7 +6,7 @@ change; here they can be searched and read, never added, changed or deleted, by 
 
 Who sees what follows the permission matrix (``assays.permissions``), not Django's per-model
 permissions: master data needs ``manage_master_data``, accounts ``manage_users``, specifications
-``manage_specs`` to change. The admin lists records unscoped by site, so regulated records are
+``manage_specs`` to load a new version. The admin lists records unscoped by site, so regulated records are
 shown only to those who may see all sites anyway. ``is_staff`` only opens the door.
 """
 
@@ -19,16 +19,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from assays.chemistry.channels import channel_code
 from assays.chemistry.oxides import parse_oxide
+from assays.errors import DomainError
 from assays.models import (
     Acquisition,
     Analyte,
-    AuditAction,
     AuditEvent,
     CalibrationNominal,
     Certificate,
@@ -64,11 +64,12 @@ from assays.models import (
     Site,
     SiteMembership,
     Specification,
+    SpecificationLine,
     SpecificationStatus,
     WorkerHeartbeat,
 )
 from assays.permissions import Capability, can
-from assays.services.audit import audit_record, audited_context, changed_values, snapshot
+from assays.services.specifications import specification_check, specification_load
 
 if TYPE_CHECKING:
     # django-stubs makes these generic; at runtime they are not subscriptable.
@@ -304,16 +305,123 @@ class ProductAdmin(MasterDataAdmin):
         return ", ".join(oxide.formula for oxide in obj.main_oxides.all())
 
 
-@admin.register(Specification)
-class SpecificationAdmin(MasterDataAdmin):
-    """Specifications decide what "conforming" means: viewed by lab admins, changed only by those
-    who may manage specs (QA managers), and only while draft. Each change is audited."""
+class SpecificationLineInline(_TabularInline):
+    """A version's lines, as loaded: never edited (a change is a new version)."""
 
-    capability = Capability.MANAGE_SPECS
-    list_display = ("product", "version", "grade", "status", "source", "effective_from")
+    model = SpecificationLine
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = (
+        "position",
+        "quantity",
+        "element",
+        "oxide",
+        "ratio_oxides",
+        "anion",
+        "minimum",
+        "maximum",
+        "unit",
+        "comparison",
+        "rule",
+        "source",
+    )
+    readonly_fields = fields
+    ordering = ("position",)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _allowed(request, Capability.MANAGE_SPECS) or _allowed(request, Capability.MANAGE_MASTER_DATA)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SpecificationLoadForm(_ModelForm):
+    """ "Add" takes a specification as JSON (docs/specifications.md) and loads it through the service:
+    every problem of the text (field path and message) and of its references shows on the form."""
+
+    spec_json = forms.CharField(
+        label="Specification (JSON)",
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "style": "font-family: monospace"}),
+        help_text="One specification object, as in docs/specifications.md. A changed specification becomes the next version.",
+    )
+    activate = forms.BooleanField(
+        required=False, initial=True, help_text="Make it the active version (the active one is retired); unticked: a draft."
+    )
+
+    class Meta:
+        model = Specification
+        fields = ()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        text = cleaned.get("spec_json")
+        if not text:
+            return cleaned
+        try:
+            resolved = specification_check(data=text, file_name="the specification")
+        except DomainError as error:
+            raise ValidationError([line for line in str(error).splitlines() if line]) from error
+        latest = resolved.latest
+        if resolved.unchanged and latest is not None and (latest.status == SpecificationStatus.ACTIVE or not cleaned.get("activate")):
+            raise ValidationError(f"the same content as {latest} ({latest.get_status_display().lower()}): no new version made")
+        return cleaned
+
+
+@admin.register(Specification)
+class SpecificationAdmin(_ModelAdmin):
+    """Specifications decide what "conforming" means. A version is never edited: its lines are shown
+    read-only, and "add" loads a JSON specification through ``specification_load`` (QA managers,
+    ``manage_specs``), which makes the next version and audits it. Lab admins read them."""
+
+    list_display = ("product", "version", "grade", "status", "source", "effective_from", "line_count")
     list_filter = ("status", "product")
-    search_fields = ("product__code", "grade", "source")
+    search_fields = ("product__code", "grade", "name", "source")
     list_select_related = ("product",)
+    inlines = (SpecificationLineInline,)
+    readonly_fields = (
+        "product",
+        "version",
+        "name",
+        "grade",
+        "status",
+        "source",
+        "effective_from",
+        "created_at",
+        "main_elements",
+        "basis",
+        "treo_also_counts",
+        "required_analytes",
+        "content_sha256",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Specification]:
+        queryset: QuerySet[Specification] = super().get_queryset(request)
+        return queryset.annotate(lines_total=Count("lines"))
+
+    @admin.display(description="lines", ordering="lines_total")
+    def line_count(self, obj: Specification) -> int:
+        return int(getattr(obj, "lines_total", 0))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = SpecificationLoadForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ("spec_json", "activate")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else ()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -321,34 +429,27 @@ class SpecificationAdmin(MasterDataAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _allowed(request, Capability.MANAGE_SPECS) or _allowed(request, Capability.MANAGE_MASTER_DATA)
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _allowed(request, Capability.MANAGE_SPECS)
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _allowed(request, Capability.MANAGE_SPECS) and (obj is None or obj.status == SpecificationStatus.DRAFT)
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_change_permission(request, obj)
+        return False
 
     def save_model(self, request: HttpRequest, obj: Specification, form: Any, change: Any) -> None:
-        actor = _actor(request)
-        before = snapshot(Specification.objects.get(pk=obj.pk)) if change else None
-        # The admin's change view runs in a transaction: the change and its audit event land together.
-        with audited_context(actor=actor, reason="admin"):
-            super().save_model(request, obj, form, change)
-            if before is None:
-                audit_record(actor=actor, action=AuditAction.CREATE, instance=obj, reason="admin", after=snapshot(obj))
-                return
-            old, new = changed_values(before, snapshot(obj))
-            if new:
-                audit_record(actor=actor, action=AuditAction.UPDATE, instance=obj, reason="admin", before=old, after=new)
+        result = specification_load(
+            actor=_actor(request), data=form.cleaned_data["spec_json"], file_name="the admin form", activate=form.cleaned_data["activate"]
+        )
+        # The admin's log entry and redirect use the stored version.
+        for spec_field in Specification._meta.concrete_fields:
+            setattr(obj, spec_field.attname, getattr(result.specification, spec_field.attname))
+        obj._state.adding = False
 
-    def delete_model(self, request: HttpRequest, obj: Specification) -> None:
-        actor = _actor(request)
-        with audited_context(actor=actor, reason="admin"):
-            audit_record(actor=actor, action=AuditAction.DELETE, instance=obj, reason="admin", before=snapshot(obj))
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Specification]) -> None:
-        for spec in queryset:
-            self.delete_model(request, spec)
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: Any) -> None:
+        # The service stored the lines; the form has no relations of its own to save.
+        return None
 
 
 # --- Instruments, methods, reference materials ------------------------------------------------

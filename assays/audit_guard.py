@@ -36,6 +36,7 @@ GUARDED_TABLES: tuple[str, ...] = (
     "assays_flagevent",
     "assays_qcevaluationevent",
     "assays_qcwaiverevent",
+    "assays_specificationlineevent",
 )
 
 # Not prefixed "pgtrigger_": django-pgtrigger's prune command drops unknown triggers with that prefix.

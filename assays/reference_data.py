@@ -1,5 +1,5 @@
-"""Reference data every installation needs: elements, their oxides, the role groups and the
-default site named by the settings. Used by migration 0002 (with historical models) and by
+"""Reference data every installation needs: elements, their oxides, the role groups, the
+default site named by the settings and the shipped QC rule packs. Used by migration 0002 (with historical models) and by
 ``reference_data_ensure`` (after a test database flush, or to repair an installation)."""
 
 from __future__ import annotations
@@ -50,9 +50,26 @@ def install_reference_data(*, element_model: Any, oxide_model: Any, group_model:
         )
 
 
+def install_shipped_rule_packs(*, rule_pack_model: Any) -> None:
+    """Version 1 of every QC rule pack shipped in assays/qc/rule_packs whose code has no version
+    yet (a lab's own versions are never touched)."""
+    from django.utils import timezone
+
+    from assays.qc.packs import parse_rule_pack, shipped_pack_texts
+
+    for code, text in shipped_pack_texts().items():
+        if rule_pack_model.objects.filter(code=code).exists():
+            continue
+        pack = parse_rule_pack(text, source=code)
+        rule_pack_model.objects.create(
+            code=code, version=1, title=pack.title, source_text=text, definition=pack.as_dict(), created_at=timezone.now(), note="shipped"
+        )
+
+
 def reference_data_ensure() -> None:
     from django.contrib.auth.models import Group
 
-    from assays.models import Element, Oxide, Site
+    from assays.models import Element, Oxide, RulePack, Site
 
     install_reference_data(element_model=Element, oxide_model=Oxide, group_model=Group, site_model=Site)
+    install_shipped_rule_packs(rule_pack_model=RulePack)

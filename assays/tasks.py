@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 
 from celery import shared_task
+from django.db import OperationalError
 
+from assays.services.assessment import lot_assess, lots_stale
 from assays.services.ops import worker_heartbeat_record
 from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
 
@@ -28,3 +30,28 @@ def evaluate_run(run_id: int) -> None:
 def sweep_pending_runs() -> list[int]:
     """Beat runs this every few minutes: runs left pending QC (a lost message) are enqueued again."""
     return enqueue_evaluations(runs_pending_qc()).run_ids
+
+
+@shared_task(
+    name="assays.tasks.assess_lot",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def assess_lot(lot_id: int) -> None:
+    """Assess a lot, enqueued by a run's QC judgement for the lots it touched. Idempotent by the
+    inputs' fingerprint; a database hiccup (lock timeout, failover) is retried with backoff."""
+    lot_assess(lot_id=lot_id)
+
+
+@shared_task(name="assays.tasks.assess_stale_lots")
+def assess_stale_lots() -> list[int]:
+    """Beat runs this every minute: lots still marked stale (a lost message, a broker outage) are
+    enqueued again, so nothing depends on a message surviving."""
+    stale = lots_stale()
+    for lot_id in stale:
+        assess_lot.delay(lot_id)
+    return stale

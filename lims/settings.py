@@ -167,6 +167,7 @@ CELERY_BEAT_SCHEDULE = {
     # The database, not the broker, is the source of truth: a run whose evaluation message was
     # lost (broker down, worker killed) is found here and enqueued again.
     "sweep-pending-runs": {"task": "assays.tasks.sweep_pending_runs", "schedule": 300.0},
+    "assess-stale-lots": {"task": "assays.tasks.assess_stale_lots", "schedule": 60.0},
 }
 
 # --- Run QC -----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.conf import settings
 from django.db import migrations, models
-from django.utils import timezone
 
 NEW_GUARDED_TABLES = ("assays_qcevaluationevent", "assays_qcwaiverevent")
 REBUILT_GUARDED_TABLES = ("assays_lotevent",)
@@ -39,19 +38,10 @@ def unguard_new_tables(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 def load_shipped_rule_packs(apps, schema_editor):  # type: ignore[no-untyped-def]
     """Version 1 of every pack shipped in assays/qc/rule_packs; manual methods judge nothing."""
-    from assays.qc.packs import parse_rule_pack, shipped_pack_texts
+    from assays.reference_data import install_shipped_rule_packs
 
-    RulePack = apps.get_model("assays", "RulePack")
-    Method = apps.get_model("assays", "Method")
-    now = timezone.now()
-    for code, text in shipped_pack_texts().items():
-        pack = parse_rule_pack(text, source=code)
-        RulePack.objects.get_or_create(
-            code=code,
-            version=1,
-            defaults={"title": pack.title, "source_text": text, "definition": pack.as_dict(), "created_at": now, "note": "shipped"},
-        )
-    Method.objects.filter(is_manual=True).update(rule_pack_code="none")
+    install_shipped_rule_packs(rule_pack_model=apps.get_model("assays", "RulePack"))
+    apps.get_model("assays", "Method").objects.filter(is_manual=True).update(rule_pack_code="none")
 
 
 class Migration(migrations.Migration):

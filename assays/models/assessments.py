@@ -90,8 +90,14 @@ class AssessmentStatus(models.TextChoices):
 
 
 class LotAssessment(models.Model):
-    """A lot's evaluated results against a specification version. Placeholder: the assessment
-    issue adds the figures; the fingerprint of the inputs lets a frozen assessment be compared."""
+    """A lot's accepted results judged against a specification version (``assays.services.assessment``).
+
+    Never edited: a changed input (a result, a QC judgement, the spec) makes a new one, and an
+    unchanged ``inputs_fingerprint`` makes none. ``outcome`` holds every line's lot value under
+    the three censoring conventions, its statistics, the limit, the verdict and its reason;
+    ``summary`` the headline figures (best estimates). A released lot's certified assessment is
+    frozen; a later one that differs says so (``differs_from_certified``).
+    """
 
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="assessments")
     specification = models.ForeignKey(Specification, on_delete=models.PROTECT, null=True, blank=True, related_name="assessments")
@@ -99,6 +105,14 @@ class LotAssessment(models.Model):
     inputs_fingerprint = models.CharField(max_length=64)
     assessed_at = models.DateTimeField()
     is_frozen = models.BooleanField(default=False, help_text="A certificate rests on it: never changed again.")
+    n_samples = models.PositiveIntegerField(default=0)
+    outcome = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    differs_from_certified = models.BooleanField(default=False)
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Empty: a worker."
+    )
 
     class Meta:
         ordering = ["lot", "-assessed_at"]

@@ -16,7 +16,7 @@ from assays.models.assessments import Flag, LotAssessment
 from assays.models.certificates import Certificate
 from assays.models.lots import Lot, LotAllocation, LotInput
 from assays.models.qc import QcEvaluation, QcWaiver
-from assays.models.reference import Specification
+from assays.models.reference import Specification, SpecificationLine
 from assays.models.runs import Measurement, Run
 from assays.models.samples import CustodyEvent, Sample
 
@@ -33,6 +33,7 @@ HISTORY_TRACKED: tuple[type[models.Model], ...] = (
     Flag,
     QcEvaluation,
     QcWaiver,
+    SpecificationLine,
 )
 
 for _model in HISTORY_TRACKED:

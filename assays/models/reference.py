@@ -121,16 +121,37 @@ class SpecificationStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class SpecificationBasis(models.TextChoices):
+    AS_RECEIVED = "as_received", "As received"
+    IGNITED = "ignited", "Ignited (impurities divided by 1 - LOI)"
+
+
 class Specification(models.Model):
-    """A versioned product specification. Its lines are completed by the assessment issue."""
+    """A versioned product specification: its lines (limits), the main component set, the basis,
+    which elements count towards TREO and the analytes an assessment requires.
+
+    A version is never edited once lots were judged by it: loading a changed specification makes a
+    new version (``assays.services.specifications``); ``content_sha256`` of the canonical form is
+    how loading the same file twice is recognised.
+    """
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="specifications")
     version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True)
     grade = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=16, choices=SpecificationStatus.choices, default=SpecificationStatus.DRAFT)
     source = models.CharField(max_length=200, blank=True, help_text="Standard or document behind the limits, or 'plant default'.")
     effective_from = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The main component set M by element (["Nd"], ["Pr", "Nd"]); empty for a feedstock (nothing by difference).
+    main_elements = models.JSONField(default=list, blank=True)
+    basis = models.CharField(max_length=16, choices=SpecificationBasis.choices, default=SpecificationBasis.AS_RECEIVED)
+    # Rare earths beyond La-Lu and Y that count towards TREO under this specification (Sc, Th, U).
+    treo_also_counts = models.JSONField(default=list, blank=True)
+    # What an assessment needs measured: element symbols, "LOI", "Cl-", "SO4 2-". Missing or
+    # rejected -> insufficient data, never taken as zero.
+    required_analytes = models.JSONField(default=list, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True, help_text="Of the canonical specification, to recognise a reload.")
 
     class Meta:
         ordering = ["product__code", "-version"]
@@ -143,3 +164,78 @@ class Specification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.code} v{self.version}"
+
+
+class SpecQuantity(models.TextChoices):
+    OXIDE = "oxide", "Oxide of an element"
+    ELEMENT = "element", "Element"
+    SUM_RE_IMPURITIES = "sum_re_impurities", "Sum of rare-earth impurity oxides"
+    SUM_NON_RE = "sum_non_re", "Sum of non-rare-earth impurity oxides"
+    TREO = "treo", "TREO"
+    RELATIVE_PURITY = "relative_purity", "Relative purity (main oxide / TREO)"
+    MAIN_OXIDE = "main_oxide", "Main oxide (absolute content)"
+    RATIO = "ratio", "Ratio of oxides to TREO"
+    LOI = "loi", "Loss on ignition"
+    ANION = "anion", "Anion"
+
+
+class SpecComparison(models.TextChoices):
+    ABSOLUTE = "absolute", "Absolute (unrounded value)"
+    ROUNDING = "rounding", "Rounding (to the limit's last digit)"
+
+
+class SpecDecisionRule(models.TextChoices):
+    SIMPLE = "simple", "Simple acceptance"
+    GUARD_BAND = "guard_band", "Guard band with U (ILAC G8)"
+
+
+class SpecUnit(models.TextChoices):
+    PERCENT = "%", "%"
+    MG_KG = "mg/kg", "mg/kg"
+
+
+class SpecificationLine(models.Model):
+    """One line of a specification. Limits are kept as written (text), because the rounding
+    method compares at the limit's last written digit: "99.9" and "99.90" are different limits.
+    A line with neither limit is reported without a verdict (a feedstock's payable content)."""
+
+    specification = models.ForeignKey(Specification, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    quantity = models.CharField(max_length=24, choices=SpecQuantity.choices)
+    element = models.ForeignKey(Element, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    oxide = models.ForeignKey(Oxide, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    anion = models.CharField(max_length=16, blank=True, help_text='"Cl-" or "SO4 2-"')
+    # A ratio line: the oxides summed in the numerator (formulas); the denominator is TREO.
+    ratio_oxides = models.JSONField(default=list, blank=True)
+    minimum = models.CharField(max_length=32, blank=True)
+    maximum = models.CharField(max_length=32, blank=True)
+    unit = models.CharField(max_length=8, choices=SpecUnit.choices)
+    comparison = models.CharField(max_length=16, choices=SpecComparison.choices, default=SpecComparison.ROUNDING)
+    rule = models.CharField(max_length=16, choices=SpecDecisionRule.choices, default=SpecDecisionRule.SIMPLE)
+    source = models.CharField(max_length=200, blank=True, help_text="The public source of the limit, or 'plant default'.")
+
+    class Meta:
+        ordering = ["specification", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["specification", "position"], name="specification_line_unique_position"),
+            models.CheckConstraint(condition=Q(quantity__in=SpecQuantity.values), name="specification_line_quantity_valid"),
+            models.CheckConstraint(condition=Q(unit__in=SpecUnit.values), name="specification_line_unit_valid"),
+            models.CheckConstraint(condition=Q(comparison__in=SpecComparison.values), name="specification_line_comparison_valid"),
+            models.CheckConstraint(condition=Q(rule__in=SpecDecisionRule.values), name="specification_line_rule_valid"),
+            # A guard band compares the unrounded value (domain doc §5).
+            models.CheckConstraint(
+                condition=~Q(rule="guard_band") | Q(comparison="absolute"), name="specification_line_guard_band_absolute"
+            ),
+            models.CheckConstraint(
+                condition=~Q(quantity__in=["oxide", "element"]) | Q(element__isnull=False), name="specification_line_names_its_element"
+            ),
+            models.CheckConstraint(condition=~Q(quantity="oxide") | Q(oxide__isnull=False), name="specification_line_oxide_named"),
+            models.CheckConstraint(condition=~Q(quantity="anion") | ~Q(anion=""), name="specification_line_anion_named"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.oxide or self.element or self.anion or self.get_quantity_display()
+        limits = " ".join(
+            part for part in (f">= {self.minimum}" if self.minimum else "", f"<= {self.maximum}" if self.maximum else "") if part
+        )
+        return f"{self.specification} #{self.position}: {what} {limits} {self.unit}".strip()

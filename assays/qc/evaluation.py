@@ -105,10 +105,18 @@ class Item:
     sample_code: str | None = None  # a sample's code; a duplicate's or spike's parent sample
     reference_material: str | None = None  # a CRM: the key of its CrmExpectation
     internal_standards: Mapping[str, InternalStandard] = field(default_factory=dict)
+    # Results with no reading in solution (reported on the solid by the file, or typed in): judged
+    # by the run-wide and bracketing checks like any other, but by nothing that needs a reading.
+    solid_only: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
         return f"{self.sequence} ({self.label})" if self.label else str(self.sequence)
+
+    @property
+    def results(self) -> list[str]:
+        """Every analyte the acquisition has a result for."""
+        return [*self.readings, *sorted(self.solid_only - set(self.readings))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +280,7 @@ def _recoveries(kind: CheckKind, rule: CheckRule, *, items: list[Item], inputs: 
 
 
 def _is_measured_sample(item: Item) -> bool:
-    return item.role == SAMPLE and bool(item.readings)
+    return item.role == SAMPLE and bool(item.readings or item.solid_only)
 
 
 def _ccv_schedule(rule: CheckRule, *, items: list[Item]) -> list[Check]:
@@ -695,7 +703,7 @@ def _over_range(*, items: list[Item], inputs: RunQcInputs) -> list[Check]:
 def decide(*, pack: RulePack, inputs: RunQcInputs, checks: Sequence[Check], waived: Collection[str] = ()) -> Outcome:
     """Each sample x analyte result's acceptance and the run's status, from the checks that failed
     and were not waived (by their ``key``)."""
-    samples = sorted((item for item in inputs.items if item.role == SAMPLE and item.readings), key=lambda item: item.sequence)
+    samples = sorted((item for item in inputs.items if _is_measured_sample(item)), key=lambda item: item.sequence)
     failing = [check for check in checks if not check.passed and check.key not in waived]
     if not pack.judges_results:
         as_entered = [
@@ -706,7 +714,7 @@ def decide(*, pack: RulePack, inputs: RunQcInputs, checks: Sequence[Check], waiv
                 ("rejected by the instrument",) if item.rejected_by_instrument else (),
             )
             for item in samples
-            for analyte in item.readings
+            for analyte in item.results
         ]
         return Outcome(as_entered, _status(as_entered, failing=0), 0, f"Rule pack {pack.code!r}: results count as entered, no run QC.")
 
@@ -731,7 +739,7 @@ def decide(*, pack: RulePack, inputs: RunQcInputs, checks: Sequence[Check], waiv
 
     acceptances: list[Acceptance] = []
     for item in samples:
-        for analyte in item.readings:
+        for analyte in item.results:
             if item.rejected_by_instrument:
                 acceptances.append(Acceptance(item.sequence, analyte, State.EXCLUDED, ("rejected by the instrument",)))
                 continue

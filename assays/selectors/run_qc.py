@@ -73,6 +73,7 @@ def run_qc_data(*, run: Run) -> RunQcData:
     sequences = {acquisition.pk: acquisition.sequence for acquisition in acquisitions}
     measurement_ids: dict[tuple[int, str], int] = {}
     readings: dict[int, dict[str, Reading]] = defaultdict(dict)
+    solid_only: dict[int, set[str]] = defaultdict(set)
     analytes: set[str] = set()
     stored_loq: dict[str, float] = {}
     rows = Measurement.objects.filter(acquisition__run=run).values_list(
@@ -93,6 +94,8 @@ def run_qc_data(*, run: Run) -> RunQcData:
             solution = _to_solution(raw_value, raw_unit)
         if solution is not None:
             readings[acquisition_id][code] = Reading(solution, censored=qualifier == "<")
+        else:
+            solid_only[acquisition_id].add(code)
     istds: dict[int, dict[str, InternalStandard]] = defaultdict(dict)
     for acquisition_id, code, cps, recovery in InternalStandardReading.objects.filter(acquisition__run=run).values_list(
         "acquisition_id", "analyte__code", "counts_per_second", "recovery_percent"
@@ -109,6 +112,7 @@ def run_qc_data(*, run: Run) -> RunQcData:
             sample_code=acquisition.sample.code if acquisition.sample is not None else None,
             reference_material=str(acquisition.reference_material_id) if acquisition.reference_material_id else None,
             internal_standards=istds.get(acquisition.pk, {}),
+            solid_only=frozenset(solid_only.get(acquisition.pk, ())),
         )
         for acquisition in acquisitions
     ]

@@ -31,7 +31,6 @@ from assays.chemistry.channels import channel_code
 from assays.errors import DomainError
 from assays.models import (
     Analyte,
-    AuditAction,
     CalibrationNominal,
     CertifiedValue,
     ChannelRole,
@@ -56,20 +55,20 @@ from assays.models import (
     QcStandardKind,
     QcStandardValue,
     ReferenceMaterial,
+    RulePack,
     Sample,
     SampleType,
     Site,
     SiteMembership,
-    Specification,
-    SpecificationStatus,
     Technique,
 )
 from assays.reference_data import reference_data_ensure
 from assays.roles import Role
-from assays.services.audit import audit_record, audited_context, snapshot
 from assays.services.lots import lot_allocate, lot_create, lot_input_add
 from assays.services.run_qc import run_evaluate
 from assays.services.samples import custody_event_record, sample_register
+from assays.services.specifications import specification_load_definition
+from assays.spec_schema import catalogue
 
 DEMO_REASON = "demo data (seed_demo)"
 SEED_ACTOR_USERNAME = "lab_admin"
@@ -144,16 +143,18 @@ class DemoProduct:
     code: str
     name: str
     main_oxides: tuple[str, ...]
-    spec_grade: str
-    spec_source: str
 
 
+# The codes are the shipped catalogue's (assays/spec_catalogue/, docs/specifications.md): each
+# product's specification is loaded from there through the specification service.
 PRODUCTS: tuple[DemoProduct, ...] = (
-    DemoProduct("ND2O3", "Neodymium oxide", ("Nd2O3",), "Nd2O3-1", "GB/T 5240-1992 (superseded edition), Table 2"),
-    DemoProduct("PRND", "Praseodymium-neodymium oxide (didymium)", ("Pr6O11", "Nd2O3"), "PrNd ≥ 99 % of TREO", "plant default"),
-    DemoProduct("DY2O3", "Dysprosium oxide", ("Dy2O3",), "3N", "plant default"),
-    DemoProduct("TB4O7", "Terbium oxide", ("Tb4O7",), "4N", "producer data sheet"),
+    DemoProduct("ND2O3", "Neodymium oxide", ("Nd2O3",)),
+    DemoProduct("PRND", "Praseodymium-neodymium oxide (didymium)", ("Pr6O11", "Nd2O3")),
+    DemoProduct("DY2O3", "Dysprosium oxide", ("Dy2O3",)),
+    DemoProduct("TB4O7", "Terbium oxide", ("Tb4O7",)),
 )
+# Specifications decide what "conforming" means: loaded by the QA manager, not the seeding lab admin.
+SPEC_MANAGER_USERNAME = "qa_manager"
 SPEC_EFFECTIVE_FROM = dt.date(2026, 1, 1)
 
 
@@ -537,13 +538,14 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
     result = DemoSeedResult()
     with transaction.atomic():
         # After a database flush (transactional tests) the migration's reference data is gone.
-        if Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role) or not Oxide.objects.exists():
+        missing_groups = Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role)
+        if missing_groups or not Oxide.objects.exists() or not RulePack.objects.exists():
             reference_data_ensure()
         sites = _ensure_sites(result)
         partners = _ensure_partners(result)
         users = _ensure_users(result, sites=sites, partners=partners, random_passwords=settings.IS_PRODUCTION)
         actor = users[SEED_ACTOR_USERNAME]
-        products = _ensure_products(result, actor=actor)
+        products = _ensure_products(result, spec_manager=users[SPEC_MANAGER_USERNAME])
         _ensure_instruments_and_method(result, sites=sites)
         _ensure_reference_material(result)
         lots = _ensure_lots(result, actor=actor, sites=sites, partners=partners, products=products)
@@ -565,7 +567,7 @@ DEMO_DRIFT_ELEMENTS = {"Pr", "Nd"}
 # Main components of each demo product are far above the impurity range: an impurity method does
 # not report them (they come by difference), so their cells stay empty, as for an uncalibrated
 # channel. Every other channel is an impurity at a few mg/kg of the solid.
-_MAIN_ELEMENTS = {"PrNd": {"Pr", "Nd"}, "Nd2O3": {"Nd"}, "Dy2O3": {"Dy"}, "Tb4O7": {"Tb"}}
+_MAIN_ELEMENTS = {"PRND": {"Pr", "Nd"}, "ND2O3": {"Nd"}, "DY2O3": {"Dy"}, "TB4O7": {"Tb"}}
 # The method's calibration (µg/L, every channel) and the CCV, which is level 3 re-run.
 DEMO_CALIBRATION_LEVELS = {1: 0.0, 2: 0.1, 3: 1.0, 4: 10.0, 5: 100.0}
 DEMO_CCV_LEVEL = 3
@@ -752,26 +754,21 @@ def _ensure_users(
     return users
 
 
-def _ensure_products(result: DemoSeedResult, *, actor: User) -> dict[str, Product]:
+def _ensure_products(result: DemoSeedResult, *, spec_manager: User) -> dict[str, Product]:
+    shipped = catalogue()
     products: dict[str, Product] = {}
     for demo in PRODUCTS:
         product, created = Product.objects.get_or_create(code=demo.code, defaults={"name": demo.name})
         if created:
             product.main_oxides.set(Oxide.objects.filter(formula__in=demo.main_oxides))
             result.created["product"] += 1
-        if not Specification.objects.filter(product=product, version=1).exists():
-            # A specification is a regulated record: its creation goes into the audit trail.
-            with audited_context(actor=actor, reason=DEMO_REASON):
-                spec = Specification.objects.create(
-                    product=product,
-                    version=1,
-                    grade=demo.spec_grade,
-                    status=SpecificationStatus.ACTIVE,
-                    source=demo.spec_source,
-                    effective_from=SPEC_EFFECTIVE_FROM,
-                )
-                audit_record(actor=actor, action=AuditAction.CREATE, instance=spec, reason=DEMO_REASON, after=snapshot(spec))
-            result.created["specification"] += 1
+        file_name, definition = shipped[demo.code]
+        # Loaded once: a later version made by a QA manager is not overridden by a re-seed.
+        if not product.specifications.filter(content_sha256=definition.content_sha256).exists():
+            loaded = specification_load_definition(
+                actor=spec_manager, definition=definition, file_name=file_name, activate=True, effective_from=SPEC_EFFECTIVE_FROM
+            )
+            result.created["specification"] += int(loaded.created)
         products[demo.code] = product
     return products
 

@@ -232,6 +232,13 @@ def _write_acceptances(evaluation: QcEvaluation, rows: list[tuple[int, str, tupl
             copy.write_row((pk, evaluation.pk, state, text))
 
 
+def _enqueue_assessments(lot_ids: list[int]) -> None:
+    from assays.tasks import assess_lot
+
+    for lot_id in lot_ids:
+        assess_lot.delay(lot_id)
+
+
 def _raise_run_flag(run: Run, *, evaluation: QcEvaluation, failed: int, actor: User | None) -> None:
     details = {"evaluation": evaluation.pk, "rule_pack": str(evaluation.rule_pack), "failed_checks": failed, "status": run.status}
     flag = Flag.objects.filter(run=run, kind=FlagKind.QC_FAILURE, status=FlagStatus.OPEN).first()
@@ -253,6 +260,9 @@ def _touch_lots(run: Run, *, evaluation: QcEvaluation, actor: User | None, reaso
         return
     now = timezone.now()
     lots = list(Lot.objects.select_for_update().filter(pk__in=lot_ids).order_by("pk"))
+    # The assessment runs after this judgement commits; the stale mark is what the minute sweep
+    # reads if the message is lost.
+    transaction.on_commit(lambda: _enqueue_assessments(sorted(lot_ids)))
     for lot in lots:
         if lot.assessment_stale_since is None:  # already stale: it stays so, since the first change
             before = snapshot(lot, fields=["assessment_stale_since"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -47,6 +48,7 @@ from assays.models import (
 )
 from assays.roles import Role
 from assays.services.demo import DemoSeedResult, demo_password, demo_seed
+from assays.spec_schema import catalogue
 
 pytestmark = pytest.mark.django_db
 
@@ -277,32 +279,58 @@ def test_a_method_has_one_reporting_channel_per_element_and_channels_take_the_an
     }
 
 
-def test_a_lab_admin_reads_specifications_but_only_a_qa_manager_changes_a_draft_and_it_is_audited(demo):
+def test_specifications_are_read_only_and_a_qa_manager_adds_a_version_as_json_through_the_service(demo):
     lab_admin = _client_for("lab_admin")
     active = Specification.objects.get(product__code="ND2O3")
-    assert lab_admin.get(_url(Specification, "change", active.pk)).status_code == 200
+    page = lab_admin.get(_url(Specification, "change", active.pk))
+    assert page.status_code == 200
+    # The version's lines are shown inline, read-only (no form fields for them).
+    html = page.content.decode()
+    assert "Fe2O3" in html
+    assert "0.0005" in html
+    assert "lines-0-minimum" not in html
     assert lab_admin.get(_url(Specification, "add")).status_code == 403
 
     manager = get_user_model().objects.get(username="qa_manager")
     manager.is_staff = True
     manager.save()
     qa_manager = _client_for("qa_manager")
-    product = Product.objects.get(code="ND2O3")
-    draft = {"product": product.pk, "version": 2, "grade": "Nd2O3-04", "status": SpecificationStatus.DRAFT, "source": "GB/T 5240-1992"}
-
-    assert qa_manager.post(_url(Specification, "add"), draft).status_code == 302
-    v2 = Specification.objects.get(product=product, version=2)
-    event = AuditEvent.objects.get(entity="assays.specification", object_id=str(v2.pk))
-    assert (event.actor_label, event.action) == ("qa_manager", "create")
-    # A second active version for the product is a form error, not a crash.
-    second_active = qa_manager.post(_url(Specification, "change", v2.pk), {**draft, "status": SpecificationStatus.ACTIVE})
-    assert second_active.status_code == 200
-    v2.refresh_from_db()
-    assert v2.status == SpecificationStatus.DRAFT
-    # The active version is read-only, even for the QA manager.
-    assert qa_manager.post(_url(Specification, "change", active.pk), {**draft, "version": 1, "grade": "X"}).status_code == 403
+    # A version is never edited or deleted, not even by the QA manager.
+    assert qa_manager.post(_url(Specification, "change", active.pk), {"grade": "X"}).status_code == 403
+    assert qa_manager.post(_url(Specification, "delete", active.pk), {"post": "yes"}).status_code == 403
     active.refresh_from_db()
-    assert active.grade == "Nd2O3-1"
+    assert active.grade == "Nd2O3-04 (4N)"
+    assert qa_manager.get(_url(Specification, "add")).status_code == 200
+
+    shipped = catalogue()["ND2O3"][1].canonical()
+    counts = (Specification.objects.count(), AuditEvent.objects.count())
+
+    def post(spec: dict[str, object], **extra: str) -> str:
+        response = qa_manager.post(_url(Specification, "add"), {"spec_json": json.dumps(spec), "activate": "on", **extra})
+        assert response.status_code == 200, "expected the form again, with its errors"
+        return response.content.decode()
+
+    # A limit as a JSON number, an unknown product, the same content again: form errors, nothing stored.
+    as_number = json.dumps(shipped).replace('"min": "99.99"', '"min": 99.99')
+    response = qa_manager.post(_url(Specification, "add"), {"spec_json": as_number, "activate": "on"})
+    assert response.status_code == 200
+    assert "lines[1].min" in response.content.decode()
+    assert "not a JSON number" in response.content.decode()
+    assert "no product &#x27;ND2O3-9N&#x27;" in post({**shipped, "product": "ND2O3-9N"})
+    assert "no new version made" in post(shipped)
+    assert (Specification.objects.count(), AuditEvent.objects.count()) == counts
+
+    # A changed specification: the next version, active, the previous one retired, audited.
+    changed = {**shipped, "lines": [{**line, "max": "0.0004"} if line.get("oxide") == "Fe2O3" else line for line in shipped["lines"]]}
+    response = qa_manager.post(_url(Specification, "add"), {"spec_json": json.dumps(changed), "activate": "on"})
+    assert response.status_code == 302
+    v2 = Specification.objects.get(product__code="ND2O3", version=2)
+    active.refresh_from_db()
+    assert (v2.status, active.status) == (SpecificationStatus.ACTIVE, SpecificationStatus.RETIRED)
+    assert v2.lines.get(oxide__formula="Fe2O3").maximum == "0.0004"
+    event = AuditEvent.objects.get(entity="assays.specification", object_id=str(v2.pk), action="create")
+    assert (event.actor_label, event.context["line_count"]) == ("qa_manager", len(shipped["lines"]))
+    assert qa_manager.get(_url(Specification, "change", v2.pk)).status_code == 200
 
 
 def test_the_user_admin_shows_memberships_and_a_lab_admin_cannot_grant_superuser(lab_admin_client):

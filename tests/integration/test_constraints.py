@@ -63,6 +63,7 @@ from assays.models import (
     Site,
     SiteMembership,
     Specification,
+    SpecificationLine,
     WorkerHeartbeat,
 )
 from tests.factories import (
@@ -1084,3 +1085,54 @@ def test_a_crm_digest_is_positive() -> None:
         ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A3", digest_volume_ml=-5)
     with violates(ReferenceMaterial, "reference_material_digest_positive"):
         ReferenceMaterial.objects.create(name="OREAS 460", lot_number="A4", digest_dilution_factor=0)
+
+
+# --- Specifications as data (issue 5) ------------------------------------------------------------
+
+
+@pytest.fixture
+def spec_line(product: Product, nd: Element) -> SpecificationLine:
+    spec = Specification.objects.create(product=product, version=1)
+    return SpecificationLine.objects.create(
+        specification=spec, position=1, quantity="oxide", element=nd, oxide=Oxide.objects.get(formula="Nd2O3"), maximum="0.001", unit="%"
+    )
+
+
+def test_specification_lines_have_unique_positions_and_known_quantities_units_methods_and_rules(spec_line: SpecificationLine) -> None:
+    with violates(SpecificationLine, "specification_line_unique_position"):
+        SpecificationLine.objects.create(specification=spec_line.specification, position=1, quantity="treo", minimum="99", unit="%")
+    lines = SpecificationLine.objects.filter(pk=spec_line.pk)
+    with violates(SpecificationLine, "specification_line_quantity_valid"):
+        lines.update(quantity="bogus")
+    with violates(SpecificationLine, "specification_line_unit_valid"):
+        lines.update(unit="ppm")
+    with violates(SpecificationLine, "specification_line_comparison_valid"):
+        lines.update(comparison="nearest")
+    with violates(SpecificationLine, "specification_line_rule_valid"):
+        lines.update(rule="lenient")
+
+
+def test_a_guard_band_line_compares_the_unrounded_value(spec_line: SpecificationLine) -> None:
+    lines = SpecificationLine.objects.filter(pk=spec_line.pk)
+    assert spec_line.comparison == "rounding"
+    with violates(SpecificationLine, "specification_line_guard_band_absolute"):
+        lines.update(rule="guard_band")
+    lines.update(rule="guard_band", comparison="absolute")
+    with violates(SpecificationLine, "specification_line_guard_band_absolute"):
+        lines.update(comparison="rounding")
+
+
+def test_an_element_or_oxide_line_names_its_element_and_oxide_and_an_anion_line_its_anion(spec_line: SpecificationLine) -> None:
+    lines = SpecificationLine.objects.filter(pk=spec_line.pk)
+    with violates(SpecificationLine, "specification_line_names_its_element"):
+        lines.update(element=None)
+    with violates(SpecificationLine, "specification_line_oxide_named"):
+        lines.update(oxide=None)
+    spec = spec_line.specification
+    with violates(SpecificationLine, "specification_line_names_its_element"):
+        SpecificationLine.objects.create(specification=spec, position=2, quantity="element", maximum="20", unit="mg/kg")
+    with violates(SpecificationLine, "specification_line_anion_named"):
+        SpecificationLine.objects.create(specification=spec, position=3, quantity="anion", maximum="300", unit="mg/kg")
+    # A line about the whole sample names neither; a line without limits is report-only.
+    SpecificationLine.objects.create(specification=spec, position=4, quantity="treo", unit="%")
+    SpecificationLine.objects.create(specification=spec, position=5, quantity="anion", anion="Cl-", maximum="300", unit="mg/kg")

@@ -187,7 +187,7 @@ def test_the_real_batch_drift_check_fails_where_the_readme_says_and_brackets_exa
     assert run.status == RunStatus.PARTIALLY_ACCEPTED
     assert Flag.objects.filter(run=run, kind=FlagKind.QC_FAILURE, status="open").count() == 1
     lot = Lot.objects.get(code="FS-REAL-1")
-    assert lot.assessment_stale_since is not None
+    _marked_stale_then_assessed(lot)
 
 
 def test_calibration_standard_recoveries_of_the_real_batch_match_the_standards_file(
@@ -302,6 +302,19 @@ def _failing_run(technician: User, instrument: Instrument, method: Method, name:
     )
 
 
+def _marked_stale_then_assessed(lot: Lot) -> None:
+    """The judgement marked the lot stale and enqueued its assessment, which (eager here) ran and
+    cleared the mark: the lot has no active specification, so there was nothing to judge it by."""
+    events = list(AuditEvent.objects.filter(entity="assays.lot", object_id=str(lot.pk), action="update").order_by("id"))
+    marked, cleared = events[-2:]
+    assert marked.after is not None
+    assert marked.after["assessment_stale_since"] is not None
+    assert "assessment out of date" in marked.reason
+    assert cleared.after == {"assessment_stale_since": None}
+    lot.refresh_from_db()
+    assert lot.assessment_stale_since is None
+
+
 def _states(run: Run, analyte: str) -> dict[str, str]:
     evaluation = QcEvaluation.objects.get(run=run, is_current=True)
     return dict(
@@ -321,8 +334,7 @@ def test_a_failed_ccv_rejects_the_results_it_brackets_for_its_analyte_only(
     assert run.status == RunStatus.PARTIALLY_ACCEPTED
     flag = Flag.objects.get(run=run, kind=FlagKind.QC_FAILURE)
     assert flag.details["failed_checks"] == 1
-    small_lot.refresh_from_db()
-    assert small_lot.assessment_stale_since is not None
+    _marked_stale_then_assessed(small_lot)
     assert AuditEvent.objects.filter(entity="assays.qcevaluation", action="create").count() == 1
 
 

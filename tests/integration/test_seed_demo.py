@@ -43,6 +43,7 @@ from assays.models import (
 from assays.reference_data import reference_data_ensure
 from assays.roles import Role
 from assays.services.demo import demo_password
+from assays.spec_schema import catalogue
 from tests.factories import LotFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,13 +183,22 @@ def test_the_four_products_each_have_their_main_oxides_and_one_active_specificat
     _seed()
     expected = {"ND2O3": {"Nd2O3"}, "PRND": {"Pr6O11", "Nd2O3"}, "DY2O3": {"Dy2O3"}, "TB4O7": {"Tb4O7"}}
     assert set(Product.objects.values_list("code", flat=True)) == set(expected)
+    shipped = catalogue()
     for product in Product.objects.all():
         assert set(product.main_oxides.values_list("formula", flat=True)) == expected[product.code]
         active = product.specifications.filter(status=SpecificationStatus.ACTIVE)
         assert active.count() == 1
+        # The shipped catalogue's specification, loaded with its lines by the QA manager.
+        spec = active.get()
+        assert spec.content_sha256 == shipped[product.code][1].content_sha256
+        assert spec.lines.count() == len(shipped[product.code][1].lines) > 0
+        event = AuditEvent.objects.get(entity="assays.specification", object_id=str(spec.pk))
+        assert event.actor_label == "qa_manager"
     assert "GB/T 5240-1992" in Product.objects.get(code="ND2O3").specifications.get().source
-    assert Product.objects.get(code="TB4O7").specifications.get().source == "producer data sheet"
+    assert Product.objects.get(code="TB4O7").specifications.get().source.startswith("producer data sheet")
     assert Product.objects.get(code="PRND").specifications.get().source == "plant default"
+    prnd_ratios = Product.objects.get(code="PRND").specifications.get().lines.filter(quantity="ratio")
+    assert [(line.ratio_oxides, line.minimum) for line in prnd_ratios] == [(["Pr6O11", "Nd2O3"], "99"), (["Nd2O3"], "75")]
 
 
 def test_every_product_lot_has_genealogy_back_to_feedstock_with_a_plausible_mass_balance():

@@ -1,0 +1,139 @@
+"""A lot's value from its samples, and the lot's uncertainty (REO-ASSAY.md §3, §5).
+
+PURE: no Django, no database. The caller computes a quantity per sample (under one censoring
+convention: each convention is computed per sample and then averaged, §3) and hands the values
+over; this module gives the mean, the spread and
+
+    u_lot = sqrt(u_meas^2 + s^2 / n),  U = k * u_lot with k = 2  (§5).
+
+Choices, and why:
+
+* **u_meas is not divided by sqrt(n).** The method model's uncertainty is dominated by parts that
+  every sample of the lot shares (calibration, the CRM's certified value, digestion recovery):
+  averaging samples does not average them away. Only the between-sample scatter s shrinks with n.
+* **n = 1 has no spread term and no confidence interval**: one sample says nothing about the
+  scatter of the lot, and a standard deviation of one number does not exist (not 0).
+* **The 95 % confidence interval of the mean (Student t, n - 1 degrees of freedom) is reported
+  for information only**; the guard band uses U (§5).
+* **A lot value is "< LOD" only when every sample is censored** (§3): one quantified sample makes
+  the lot a number. ``all_censored`` says which case applies.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from scipy import stats  # type: ignore[import-untyped]  # scipy ships no stubs; scipy-stubs is not a dependency
+
+from assays.chemistry.purity import Convention, Result, result_value
+from assays.errors import DomainError
+
+COVERAGE_FACTOR = 2.0
+CONFIDENCE = 0.95
+
+
+class LotStatisticsError(DomainError, ValueError):
+    """Sample values that cannot make a lot statistic (none, NaN, a negative uncertainty...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LotStatistics:
+    """Mean of the lot's samples with its spread and uncertainty, in the values' unit.
+
+    ``sd``, ``rsd_percent`` and the confidence interval are None for n = 1; ``rsd_percent`` is also
+    None for a mean of 0, where a relative spread has no meaning. ``u_lot`` is a standard
+    uncertainty, ``expanded_u`` = 2 · ``u_lot`` the U a report and a guard band use.
+    """
+
+    mean: float
+    n: int
+    sd: float | None
+    rsd_percent: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+    u_measurement: float
+    u_lot: float
+    expanded_u: float
+
+
+def _finite(number: object, *, what: str) -> float:
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        raise LotStatisticsError(f"{what} must be a finite number, not {number!r}")
+    return float(number)
+
+
+def lot_statistics(*, values: Sequence[float], u_measurement: float) -> LotStatistics:
+    """Mean, sample standard deviation (ddof = 1), t-interval and u_lot of one lot's sample values.
+
+    ``u_measurement`` is the standard uncertainty of one sample's result from the method model, in
+    the values' unit (for a censored best estimate, LOD/sqrt(12)).
+    """
+    if isinstance(values, str | bytes):
+        raise LotStatisticsError(f"values must be a sequence of numbers, not {values!r}")
+    numbers = [_finite(value, what="a sample value") for value in values]
+    u_meas = _finite(u_measurement, what="the measurement uncertainty")
+    if u_meas < 0:
+        raise LotStatisticsError(f"the measurement uncertainty must be >= 0, not {u_meas!r}")
+    n = len(numbers)
+    if n == 0:
+        raise LotStatisticsError("a lot statistic needs at least one sample value")
+    mean = math.fsum(numbers) / n
+    if n == 1:
+        return LotStatistics(
+            mean=mean,
+            n=1,
+            sd=None,
+            rsd_percent=None,
+            ci95_low=None,
+            ci95_high=None,
+            u_measurement=u_meas,
+            u_lot=u_meas,
+            expanded_u=COVERAGE_FACTOR * u_meas,
+        )
+    # statistics.stdev works in exact rational arithmetic: no cancellation for values such as
+    # 99.62, 99.63, 99.61 whose spread is 1e-4 of their size.
+    sd = statistics.stdev(numbers)
+    standard_error = sd / math.sqrt(n)
+    half_width = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df=n - 1)) * standard_error
+    u_lot = math.hypot(u_meas, standard_error)
+    return LotStatistics(
+        mean=mean,
+        n=n,
+        sd=sd,
+        rsd_percent=None if mean == 0 else 100.0 * sd / abs(mean),
+        ci95_low=mean - half_width,
+        ci95_high=mean + half_width,
+        u_measurement=u_meas,
+        u_lot=u_lot,
+        expanded_u=COVERAGE_FACTOR * u_lot,
+    )
+
+
+def all_censored(results: Iterable[Result]) -> bool:
+    """True when the lot has samples and every one is censored: only then is it shown "< LOD".
+
+    An empty lot is not "< LOD": it has no result at all.
+    """
+    collected = list(results)
+    return bool(collected) and all(result.censored for result in collected)
+
+
+def lot_values(results: Iterable[Result], *, convention: Convention) -> list[float]:
+    """Each sample's result under ``convention``, to be averaged by ``lot_statistics`` (§3)."""
+    return [result_value(result, convention=convention) for result in results]
+
+
+def lot_censoring_limit(results: Iterable[Result]) -> float | None:
+    """The limit to print in "< LOD" for an all-censored lot: the mean of the samples' limits.
+
+    Each sample was censored at its own LOD (dilution and mass differ). Every sample is below its
+    limit, so the lot mean is below the mean of the limits: the upper-bound convention's lot value,
+    which keeps the printed limit consistent with the lot's bounds. None when not all censored.
+    """
+    collected = list(results)
+    if not all_censored(collected):
+        return None
+    return math.fsum(result.value for result in collected) / len(collected)

@@ -1,0 +1,519 @@
+"""Purity, TREO and their standard uncertainties for one sample (REO-ASSAY.md §2, §3, §5).
+
+PURE: no Django, no database. The caller hands over one sample's accepted results (element mass
+fractions of the solid as received, in mg/kg; anions in mg/kg as ions; LOI in %) and the product's
+main component set M; this module returns the quantities a certificate reports:
+
+* ox(E) = f(E) · w(E), f from ``assays.chemistry.oxides`` (never a copied factor);
+* Σ_RE-imp, Σ_nonRE, Σ_anion, LOI; the main oxide by difference
+  100 % - Σ_RE-imp - Σ_nonRE - Σ_anion - LOI; TREO = main oxide + Σ_RE-imp; relative purity
+  main oxide / TREO; absolute content = main oxide; the ignited basis (impurities / (1 - LOI));
+* first-order (GUM) standard uncertainties of those (§5).
+
+Choices, and why:
+
+* **Censored results under three conventions** (§3): ``LOWER`` (censored → 0), ``BEST``
+  (→ LOD/2) and ``UPPER`` (→ LOD). The certificate shows BEST; a minimum-purity decision uses
+  UPPER (worst case). The number used as "the LOD" is the censored result's stored value, the limit
+  it was censored at: normally the method LOD, or an outside lab's wider "< x" (see
+  ``censoring.censor_fields``).
+* **A censored result has standard uncertainty LOD/√12 under every convention**: the true value is
+  only known to lie in [0, LOD] (a rectangular distribution, GUM 4.3.7). What is known does not
+  change with the point of the interval one reports, so the three conventions differ in value only
+  and the U beside a bound is the U beside the best estimate. The method model's u (``Result.u``)
+  of a censored result is ignored: the model describes numbers above the LOD.
+* **A negative reading never reduces a sum** (§3): an uncensored negative value (kept only when the
+  method gave no LOD) counts as 0, with the uncertainty it came with. The same holds for LOI, where
+  a weight gain on ignition would otherwise raise the main oxide by difference.
+* **An unknown uncertainty is not zero**: when an uncensored contributor has ``u=None``, every
+  propagated uncertainty it enters is ``None`` rather than an understatement. The uncertainty of
+  relative purity uses rare-earth impurities only (§5), so it stays known when a non-RE u is not.
+* **What is an "RE impurity"** is decided by the specification's TREO set (``treo_includes``,
+  default La…Lu + Y; Sc, Th and U count only when the spec says so): Σ_RE-imp is over the measured
+  elements of that set outside M. Every other measured element outside M (Sc when the spec leaves
+  it out of TREO, Th, U, Fe…) is summed in Σ_nonRE: it still lowers the main oxide by difference
+  but is not part of TREO. That keeps TREO = main oxide + Σ_RE-imp exactly as §2 writes it.
+* **Not measured is not zero, but not this module's call**: which analytes a spec requires (and
+  so whether the lot is ``insufficient_data``) is decided before this is called. Here, an anion or
+  LOI that is absent is simply not part of the calculation.
+* **Rounding-safe monotone forms.** TREO is computed as 100 % - Σ_nonRE - Σ_anion - LOI and
+  relative purity as 100 % - 100 % · Σ_RE-imp / TREO: algebraically the same as §2's
+  main + Σ_RE-imp and main / TREO, but each is a chain of correctly rounded operations that are
+  monotone in every input, so adding an impurity can never raise a purity by one ulp of rounding.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from assays.chemistry.censoring import NO_LOD, OVER_RANGE, CensoredValue
+from assays.chemistry.elements import ELEMENTS, UnknownElementError
+from assays.chemistry.oxides import CONVENTIONAL_OXIDES, FormulaError, OxideFormula, parse_oxide
+from assays.errors import DomainError
+
+MG_KG_PER_PERCENT = 10_000.0
+HUNDRED_PERCENT = 100.0
+SQRT_12 = math.sqrt(12.0)
+
+# The rare earths counted in TREO unless a specification says otherwise: the lanthanides that occur
+# in nature (no Pm) and Y. Sc, Th and U count only when the spec names them (§2).
+DEFAULT_TREO_ELEMENTS: frozenset[str] = frozenset({"La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y"})
+
+MAIN = "main"  # ratio term: the main oxide by difference
+TREO = "treo"  # ratio term: TREO
+
+
+class CompositionError(DomainError, ValueError):
+    """Input that cannot enter the purity arithmetic (NaN, a string, a negative LOD, an unknown
+    element, an oxide of another element, impurities above 100 %...), named for the user."""
+
+
+class Convention(enum.StrEnum):
+    """What a censored result counts as in a sum (§3)."""
+
+    LOWER = "lower"  # censored → 0
+    BEST = "best"  # censored → LOD/2 (what the certificate shows)
+    UPPER = "upper"  # censored → LOD (worst case: minimum-purity decisions)
+
+
+_CENSORED_FRACTION: dict[Convention, float] = {Convention.LOWER: 0.0, Convention.BEST: 0.5, Convention.UPPER: 1.0}
+
+
+def _check_number(number: object, *, what: str, non_negative: bool = False) -> float:
+    # bool is an int: a True that slipped in is a bug, not a 1 mg/kg result.
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise CompositionError(f"{what} must be a number, not {number!r}")
+    if not math.isfinite(number):
+        raise CompositionError(f"{what} must be a finite number, not {number!r}")
+    if non_negative and number < 0:
+        raise CompositionError(f"{what} must be >= 0, not {number!r}")
+    return float(number)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One accepted result of one analyte in one sample, in the unit of its context.
+
+    Element mass fractions and anions in mg/kg of the solid as received, LOI in %. For a censored
+    result ``value`` is the limit it was censored at (the LOD); ``lod`` is the method's LOD where
+    known. ``u`` is the standard uncertainty from the method's model (``model_uncertainty``), the
+    caller's computation; ``None`` when there is none.
+    """
+
+    value: float
+    censored: bool = False
+    lod: float | None = None
+    u: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.censored, bool):
+            raise CompositionError(f"censored must be True or False, not {self.censored!r}")
+        # A censored value is a limit, and a limit below zero means nothing.
+        value = _check_number(self.value, what="a result value", non_negative=self.censored)
+        object.__setattr__(self, "value", value)
+        if self.lod is not None:
+            object.__setattr__(self, "lod", _check_number(self.lod, what="an LOD", non_negative=True))
+        if self.u is not None:
+            object.__setattr__(self, "u", _check_number(self.u, what="a standard uncertainty", non_negative=True))
+
+
+def result_from_censored(censored_value: CensoredValue, *, u: float | None) -> Result:
+    """A ``Result`` from what ``censoring.censor`` stored, refusing what must not be summed.
+
+    An over-range result needs a re-dilution and a result without any LOD cannot be censored
+    honestly (``censoring`` flags both for the assessment to refuse): neither is a number to add.
+    """
+    if OVER_RANGE in censored_value.flags or censored_value.qualifier == ">":
+        raise CompositionError(f"an over-range result ({censored_value.value!r}) needs a re-dilution, not a sum")
+    if NO_LOD in censored_value.flags:
+        raise CompositionError(f"a result without an LOD ({censored_value.value!r}) cannot be censored, so it cannot be summed")
+    return Result(value=censored_value.value, censored=censored_value.is_censored, lod=censored_value.lod, u=u)
+
+
+def model_uncertainty(*, value: float, a: float, b: float) -> float:
+    """u(w) = √(a² + (b·w)²): the method x analyte model from validation (§5).
+
+    ``a`` (in the value's unit) dominates near the LOD, ``b`` (relative) above it. The instrument's
+    replicate RSD is not this and must not be passed in its place.
+    """
+    value = _check_number(value, what="a value")
+    a = _check_number(a, what="the constant part a", non_negative=True)
+    b = _check_number(b, what="the relative part b", non_negative=True)
+    return math.hypot(a, b * value)
+
+
+def result_value(result: Result, *, convention: Convention) -> float:
+    """The number a result contributes to a sum: censored by the convention, never below 0."""
+    if result.censored:
+        return _CENSORED_FRACTION[Convention(convention)] * result.value
+    return max(result.value, 0.0)
+
+
+def result_uncertainty(result: Result, *, convention: Convention) -> float | None:
+    """Standard uncertainty of ``result_value``: LOD/√12 for a censored result under every
+    convention (see the module docstring), else the result's own u (None when unknown)."""
+    Convention(convention)  # a typo in a convention is an error here too, not only in the value
+    if result.censored:
+        return result.value / SQRT_12
+    return result.u
+
+
+def _quadrature(uncertainties: Iterable[float | None]) -> float | None:
+    collected = list(uncertainties)
+    if any(u is None for u in collected):
+        return None
+    return math.hypot(*(u for u in collected if u is not None))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleComposition:
+    """One sample's accepted results and the specification's view of them.
+
+    ``elements``: element symbol → result in mg/kg of the solid as received. ``anions``: name
+    ("Cl-", "SO4 2-") → result in mg/kg as the ion (no factor). ``loi_percent``: loss on ignition
+    in %, or None when the spec does not use it. ``main``: the main component set M ({"Nd"},
+    {"Pr", "Nd"}). ``oxides``: element → reporting oxide where the spec differs from
+    ``CONVENTIONAL_OXIDES``. ``treo_includes``: the rare earths counted in TREO.
+    """
+
+    elements: Mapping[str, Result]
+    anions: Mapping[str, Result] = field(default_factory=dict)
+    loi_percent: Result | None = None
+    main: frozenset[str] = frozenset()
+    oxides: Mapping[str, str] = field(default_factory=dict)
+    treo_includes: frozenset[str] = DEFAULT_TREO_ELEMENTS
+
+    def __post_init__(self) -> None:
+        for symbol, result in self.elements.items():
+            if symbol not in ELEMENTS:
+                raise CompositionError(f"{symbol!r} is not a known element symbol")
+            _check_result(result, what=f"the result of {symbol}")
+        for name, result in self.anions.items():
+            _check_result(result, what=f"the result of {name}")
+        if self.loi_percent is not None:
+            _check_result(self.loi_percent, what="LOI")
+            if result_value(self.loi_percent, convention=Convention.UPPER) >= HUNDRED_PERCENT:
+                raise CompositionError(f"an LOI of {self.loi_percent.value!r} % leaves no ignited material")
+        main = _symbol_set(self.main, what="main")
+        treo_includes = _symbol_set(self.treo_includes, what="treo_includes")
+        for symbol in treo_includes:
+            if symbol not in ELEMENTS:
+                raise CompositionError(f"treo_includes names {symbol!r}, not a known element symbol")
+        if not main <= treo_includes:
+            raise CompositionError(f"main components {sorted(main - treo_includes)} are not counted in TREO")
+        reporting = dict(CONVENTIONAL_OXIDES)
+        for symbol, formula in self.oxides.items():
+            oxide = _parse_for(symbol, formula)
+            reporting[symbol] = oxide.formula
+        missing = sorted(set(self.elements) - set(reporting))
+        if missing:
+            raise CompositionError(f"no reporting oxide for {', '.join(missing)}: the specification must name one")
+        # Copies behind read-only views: a frozen composition stays what was validated.
+        object.__setattr__(self, "elements", MappingProxyType(dict(self.elements)))
+        object.__setattr__(self, "anions", MappingProxyType(dict(self.anions)))
+        object.__setattr__(self, "oxides", MappingProxyType(reporting))
+        object.__setattr__(self, "main", main)
+        object.__setattr__(self, "treo_includes", treo_includes)
+
+    def reporting_oxide(self, symbol: str) -> str:
+        """The oxide formula ``symbol`` is reported as: the spec's, else the conventional one."""
+        return self.oxides[symbol]
+
+
+def _check_result(result: object, *, what: str) -> None:
+    if not isinstance(result, Result):
+        raise CompositionError(f"{what} must be a Result, not {result!r}")
+
+
+def _symbol_set(symbols: object, *, what: str) -> frozenset[str]:
+    # frozenset("Nd") would be {"N", "d"}: a bare string is the commonest slip.
+    if isinstance(symbols, str) or not isinstance(symbols, Collection):
+        raise CompositionError(f"{what} must be a set of element symbols, not {symbols!r}")
+    return frozenset(symbols)
+
+
+def _parse_for(symbol: str, formula: str) -> OxideFormula:
+    try:
+        oxide = parse_oxide(formula)
+    except (FormulaError, UnknownElementError) as error:
+        raise CompositionError(f"reporting oxide of {symbol}: {error}") from None
+    if oxide.element != symbol:
+        raise CompositionError(f"{formula!r} is an oxide of {oxide.element}, not of {symbol}")
+    return oxide
+
+
+@dataclass(frozen=True, slots=True)
+class _Oxides:
+    """Oxide mass fractions (mg/kg) of a group of elements under one convention."""
+
+    value: dict[str, float]
+    u: dict[str, float | None]
+
+
+def _oxides_of(composition: SampleComposition, symbols: Iterable[str], *, convention: Convention) -> _Oxides:
+    values: dict[str, float] = {}
+    uncertainties: dict[str, float | None] = {}
+    for symbol in sorted(symbols, key=lambda s: ELEMENTS[s].atomic_number):
+        result = composition.elements[symbol]
+        formula = composition.reporting_oxide(symbol)
+        factor = parse_oxide(formula).factor
+        values[formula] = factor * result_value(result, convention=convention)
+        u = result_uncertainty(result, convention=convention)
+        uncertainties[formula] = None if u is None else factor * u
+    return _Oxides(values, uncertainties)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleQuantities:
+    """Everything §2 derives for one sample under one convention, with standard uncertainties.
+
+    mg/kg for oxides, anions and their sums; % for LOI, main oxide, TREO and ratios. ``u_*`` are
+    standard uncertainties (k = 1) in the same unit, ``None`` where a contributor's u is unknown.
+    Ignited-basis values divide the as-received ones by (1 - LOI); without LOI they are equal.
+    """
+
+    convention: Convention
+    # impurity oxides: every measured element outside M, by reporting oxide formula
+    oxide_mg_kg: dict[str, float]
+    u_oxide_mg_kg: dict[str, float | None]
+    re_impurity_oxides: tuple[str, ...]  # the formulas summed in Σ_RE-imp
+    non_re_oxides: tuple[str, ...]  # the formulas summed in Σ_nonRE
+    # main-component oxides where the major elements were measured (for ratio lines of mixed products)
+    measured_main_oxide_mg_kg: dict[str, float]
+    u_measured_main_oxide_mg_kg: dict[str, float | None]
+    anion_mg_kg: dict[str, float]
+    u_anion_mg_kg: dict[str, float | None]
+    sum_re_impurities_mg_kg: float
+    u_sum_re_impurities_mg_kg: float | None
+    sum_non_re_mg_kg: float
+    u_sum_non_re_mg_kg: float | None
+    sum_anions_mg_kg: float
+    u_sum_anions_mg_kg: float | None
+    loi_measured: bool
+    loi_percent: float
+    u_loi_percent: float | None
+    main_oxide_percent: float
+    u_main_oxide_percent: float | None
+    treo_percent: float
+    u_treo_percent: float | None
+    relative_purity_percent: float
+    u_relative_purity_percent: float | None
+    ignited_oxide_mg_kg: dict[str, float]
+    ignited_sum_re_impurities_mg_kg: float
+    ignited_sum_non_re_mg_kg: float
+    ignited_sum_anions_mg_kg: float
+    main_oxide_ignited_percent: float
+    u_main_oxide_ignited_percent: float | None
+    treo_ignited_percent: float
+
+    @property
+    def absolute_content_percent(self) -> float:
+        """Absolute content is the main oxide as a fraction of the sample (§2)."""
+        return self.main_oxide_percent
+
+    @property
+    def u_absolute_content_percent(self) -> float | None:
+        return self.u_main_oxide_percent
+
+    @property
+    def ignited_divisor(self) -> float:
+        """1 - LOI, the mass fraction left after ignition; divide an impurity by it for the ignited basis."""
+        return 1.0 - self.loi_percent / HUNDRED_PERCENT
+
+
+def sample_quantities(composition: SampleComposition, *, convention: Convention) -> SampleQuantities:
+    """Main oxide by difference, TREO, relative purity and the ignited basis of one sample (§2, §5).
+
+    Raises ``CompositionError`` when M is empty or the impurities leave no TREO (more than 100 %
+    impurities cannot be a purity).
+    """
+    convention = Convention(convention)
+    main = composition.main
+    if not main:
+        raise CompositionError("a purity by difference needs the main component set M")
+    measured = set(composition.elements)
+    re_symbols = (measured & composition.treo_includes) - main
+    non_re_symbols = measured - composition.treo_includes - main
+    re_oxides = _oxides_of(composition, re_symbols, convention=convention)
+    non_re_oxides = _oxides_of(composition, non_re_symbols, convention=convention)
+    main_oxides = _oxides_of(composition, measured & main, convention=convention)
+
+    anion_values = {name: result_value(result, convention=convention) for name, result in composition.anions.items()}
+    anion_u = {name: result_uncertainty(result, convention=convention) for name, result in composition.anions.items()}
+    loi = composition.loi_percent
+    loi_percent = 0.0 if loi is None else result_value(loi, convention=convention)
+    u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=convention)
+
+    sum_re = math.fsum(re_oxides.value.values())
+    sum_non_re = math.fsum(non_re_oxides.value.values())
+    sum_anions = math.fsum(anion_values.values())
+    # One fsum over every impurity term, not a sum of the three sums: correctly rounded, so the
+    # main oxide is monotone in each impurity.
+    sum_impurities = math.fsum([*re_oxides.value.values(), *non_re_oxides.value.values(), *anion_values.values()])
+    sum_outside_treo = math.fsum([*non_re_oxides.value.values(), *anion_values.values()])
+
+    main_oxide = HUNDRED_PERCENT - sum_impurities / MG_KG_PER_PERCENT - loi_percent
+    treo = HUNDRED_PERCENT - sum_outside_treo / MG_KG_PER_PERCENT - loi_percent
+    if main_oxide < 0 or treo <= 0:
+        raise CompositionError(
+            f"impurities ({sum_impurities / MG_KG_PER_PERCENT:.6g} %) and LOI ({loi_percent:.6g} %) exceed the whole sample"
+        )
+    relative_purity = HUNDRED_PERCENT - HUNDRED_PERCENT * (sum_re / MG_KG_PER_PERCENT) / treo
+
+    u_sum_re = _quadrature(re_oxides.u.values())
+    u_sum_non_re = _quadrature(non_re_oxides.u.values())
+    u_sum_anions = _quadrature(anion_u.values())
+    u_impurities_percent = _scaled(_quadrature([u_sum_re, u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT)
+    u_main_oxide = _quadrature([u_impurities_percent, u_loi])
+    u_treo = _quadrature([_scaled(_quadrature([u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT), u_loi])
+    # §5: u(P) ≈ √(Σ_RE u(ox_i)²) / TREO. The TREO term, (Σ_RE-imp / TREO²) · u(TREO), is smaller by
+    # the factor Σ_RE-imp / TREO (1e-3 at 3N, 1e-4 at 4N) and left out, as §5 does.
+    u_relative_purity = _scaled(u_sum_re, HUNDRED_PERCENT / MG_KG_PER_PERCENT / treo)
+
+    divisor = 1.0 - loi_percent / HUNDRED_PERCENT
+    impurities_percent = sum_impurities / MG_KG_PER_PERCENT
+    main_ignited = HUNDRED_PERCENT - impurities_percent / divisor
+    # main_ignited = 100 - S / (1 - L/100): ∂/∂S = -1 / (1 - L/100), ∂/∂L = -S / (100 · (1 - L/100)²).
+    u_main_ignited = _quadrature(
+        [
+            _scaled(u_impurities_percent, 1.0 / divisor),
+            _scaled(u_loi, impurities_percent / (HUNDRED_PERCENT * divisor * divisor)),
+        ]
+    )
+    ignited_oxides = {formula: value / divisor for formula, value in (re_oxides.value | non_re_oxides.value).items()}
+
+    return SampleQuantities(
+        convention=convention,
+        oxide_mg_kg=re_oxides.value | non_re_oxides.value,
+        u_oxide_mg_kg=re_oxides.u | non_re_oxides.u,
+        re_impurity_oxides=tuple(re_oxides.value),
+        non_re_oxides=tuple(non_re_oxides.value),
+        measured_main_oxide_mg_kg=main_oxides.value,
+        u_measured_main_oxide_mg_kg=main_oxides.u,
+        anion_mg_kg=anion_values,
+        u_anion_mg_kg=anion_u,
+        sum_re_impurities_mg_kg=sum_re,
+        u_sum_re_impurities_mg_kg=u_sum_re,
+        sum_non_re_mg_kg=sum_non_re,
+        u_sum_non_re_mg_kg=u_sum_non_re,
+        sum_anions_mg_kg=sum_anions,
+        u_sum_anions_mg_kg=u_sum_anions,
+        loi_measured=loi is not None,
+        loi_percent=loi_percent,
+        u_loi_percent=u_loi,
+        main_oxide_percent=main_oxide,
+        u_main_oxide_percent=u_main_oxide,
+        treo_percent=treo,
+        u_treo_percent=u_treo,
+        relative_purity_percent=relative_purity,
+        u_relative_purity_percent=u_relative_purity,
+        ignited_oxide_mg_kg=ignited_oxides,
+        ignited_sum_re_impurities_mg_kg=sum_re / divisor,
+        ignited_sum_non_re_mg_kg=sum_non_re / divisor,
+        ignited_sum_anions_mg_kg=sum_anions / divisor,
+        main_oxide_ignited_percent=main_ignited,
+        u_main_oxide_ignited_percent=u_main_ignited,
+        treo_ignited_percent=treo / divisor,
+    )
+
+
+def _scaled(u: float | None, factor: float) -> float | None:
+    return None if u is None else u * factor
+
+
+def _terms(terms: str | Collection[str], *, what: str) -> tuple[str, ...]:
+    # A bare string is one term ("treo", "Nd2O3"), not a collection of characters.
+    collected = (terms,) if isinstance(terms, str) else tuple(terms)
+    if not collected:
+        raise CompositionError(f"the {what} of a ratio names no quantity")
+    if len(set(collected)) != len(collected):
+        raise CompositionError(f"the {what} of a ratio names a quantity twice: {list(collected)}")
+    return collected
+
+
+def _term_percent(quantities: SampleQuantities, term: str) -> float:
+    if term == MAIN:
+        return quantities.main_oxide_percent
+    if term == TREO:
+        return quantities.treo_percent
+    if term in quantities.measured_main_oxide_mg_kg:
+        return quantities.measured_main_oxide_mg_kg[term] / MG_KG_PER_PERCENT
+    if term in quantities.oxide_mg_kg:
+        return quantities.oxide_mg_kg[term] / MG_KG_PER_PERCENT
+    raise CompositionError(
+        f"{term!r} was not measured in this sample; name 'main' for the main oxide by difference, 'treo' for TREO, or a measured oxide"
+    )
+
+
+def ratio_percent(quantities: SampleQuantities, *, numerator: str | Collection[str], denominator: str | Collection[str] = TREO) -> float:
+    """Σ numerator / Σ denominator x 100 for ratio lines such as Nd2O3/TREO ≥ 75 % (§2).
+
+    A term is ``"main"`` (the main oxide by difference: all of M together), ``"treo"``, or an oxide
+    formula, which means that oxide *as measured*. For PrNd oxide, (Pr6O11 + Nd2O3)/TREO is
+    ``numerator="main"`` (by difference, the grade), while Nd2O3/TREO needs the major elements
+    measured (ICP-OES or XRF on a diluted digest) and is ``numerator=["Nd2O3"]``; a formula of a
+    main element that was not measured is an error, never a zero. ``"main"`` together with a main
+    element's oxide would count that oxide twice and is refused. The ratio is the same on the
+    ignited basis (numerator and denominator are divided by the same 1 - LOI).
+    """
+    top = _terms(numerator, what="numerator")
+    bottom = _terms(denominator, what="denominator")
+    for terms in (top, bottom):
+        if MAIN in terms and any(term in quantities.measured_main_oxide_mg_kg for term in terms):
+            raise CompositionError(f"{list(terms)} counts a main oxide twice: 'main' already includes it")
+    if top == (MAIN,) and bottom == (TREO,):
+        # The grade itself: return the very number relative_purity_percent holds, so a ratio line and
+        # the purity line can never differ by a rounding ulp at a limit.
+        return quantities.relative_purity_percent
+    numerator_percent = math.fsum(_term_percent(quantities, term) for term in top)
+    denominator_percent = math.fsum(_term_percent(quantities, term) for term in bottom)
+    if denominator_percent <= 0:
+        raise CompositionError(f"the denominator {list(bottom)} is {denominator_percent!r} %: no ratio")
+    return HUNDRED_PERCENT * numerator_percent / denominator_percent
+
+
+@dataclass(frozen=True, slots=True)
+class PayableComposition:
+    """A feedstock's payable rare-earth content (§1, §6 report of analysis), as received.
+
+    Nothing is by difference: TREO is the measured sum of the rare-earth oxides the spec counts.
+    ``share_of_treo_percent`` is each oxide as a fraction of that TREO (Dy2O3/TREO for a magnet
+    scrap price); None when TREO is 0 (every rare earth censored, lower bound), where a share has
+    no meaning. Uncertainties are standard (k = 1), ``None`` where a contributor's is unknown.
+    """
+
+    convention: Convention
+    oxide_percent: dict[str, float]
+    u_oxide_percent: dict[str, float | None]
+    treo_percent: float
+    u_treo_percent: float | None
+    share_of_treo_percent: dict[str, float] | None
+
+
+def payable_composition(composition: SampleComposition, *, convention: Convention) -> PayableComposition:
+    """TREO measured directly as Σ RE oxides (GB/T 14635's sense), and each RE oxide in %.
+
+    ``main`` plays no part: a feedstock has no main component. Every measured element of
+    ``treo_includes`` counts; none measured is an error (a TREO of nothing is not 0 %).
+    """
+    convention = Convention(convention)
+    symbols = set(composition.elements) & composition.treo_includes
+    if not symbols:
+        raise CompositionError("no rare earth counted in TREO was measured: there is no payable composition")
+    oxides = _oxides_of(composition, symbols, convention=convention)
+    oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.value.items()}
+    u_oxide_percent = {formula: _scaled(u, 1.0 / MG_KG_PER_PERCENT) for formula, u in oxides.u.items()}
+    treo = math.fsum(oxide_percent.values())
+    share = {formula: HUNDRED_PERCENT * value / treo for formula, value in oxide_percent.items()} if treo > 0 else None
+    return PayableComposition(
+        convention=convention,
+        oxide_percent=oxide_percent,
+        u_oxide_percent=u_oxide_percent,
+        treo_percent=treo,
+        u_treo_percent=_quadrature(u_oxide_percent.values()),
+        share_of_treo_percent=share,
+    )

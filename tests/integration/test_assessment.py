@@ -1,0 +1,297 @@
+"""Lot assessment end to end: an import is judged, its lots are assessed against their active
+specification (through the task the judgement enqueues), flagged, put on hold and QA e-mailed;
+an unchanged input makes no new assessment; a released lot's certified assessment stays frozen."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.core.management import call_command
+from django.test import TestCase
+
+from assays.chemistry.purity import model_uncertainty
+from assays.models import (
+    Analyte,
+    AuditEvent,
+    Element,
+    Flag,
+    FlagKind,
+    Instrument,
+    Lot,
+    LotAssessment,
+    LotKind,
+    LotStatus,
+    Method,
+    MethodChannel,
+    Oxide,
+    Product,
+    Technique,
+)
+from assays.reference_data import reference_data_ensure
+from assays.services.assessment import lot_assess
+from assays.services.runs import run_import
+from assays.services.specifications import specification_load
+from tests.conftest import World
+from tests.factories import InstrumentFactory, LotFactory, MethodFactory, SampleFactory
+
+pytestmark = pytest.mark.django_db
+
+ELEMENTS = ("La", "Ce", "Pr", "Fe")
+SPEC = {
+    "product": "ND2O3-T",
+    "name": "Test neodymium oxide",
+    "source": "plant default",
+    "main": ["Nd"],
+    "basis": "as_received",
+    "lines": [
+        {"quantity": "relative_purity", "min": "99.9", "unit": "%"},
+        {"quantity": "oxide", "element": "Fe", "oxide": "Fe2O3", "max": "50", "unit": "mg/kg"},
+        {"quantity": "loi", "max": "1", "unit": "%"},
+    ],
+    "required_analytes": ["La", "Ce", "Pr", "Fe", "LOI"],
+}
+
+
+@pytest.fixture
+def lab(world: World, qa_manager: User) -> dict[str, Any]:
+    product = Product.objects.create(code="ND2O3-T", name="Test Nd2O3")
+    product.main_oxides.add(Oxide.objects.get(formula="Nd2O3"))
+    specification_load(actor=qa_manager, data=SPEC, file_name="spec.json")
+    method = MethodFactory(code="IMP-T", technique=Technique.ICP_MS, rule_pack_code="none")
+    for symbol in ELEMENTS:
+        element = Element.objects.get(symbol=symbol)
+        # Named by element alone, as a results sheet from another lab names them.
+        analyte, _ = Analyte.objects.get_or_create(code=symbol, defaults={"element": element, "technique": Technique.OTHER})
+        MethodChannel.objects.create(method=method, analyte=analyte, element=element, unit="µg/L", uncertainty_a=0.5, uncertainty_b=0.05)
+    instrument = InstrumentFactory(code="UK1-T", site=world.uk_site)
+    return {"product": product, "method": method, "instrument": instrument}
+
+
+def _lot(world: World, lab: dict[str, Any], code: str, samples: int = 2) -> Lot:
+    lot = LotFactory(code=code, site=world.uk_site, kind=LotKind.PRODUCT, product=lab["product"])
+    for index in range(1, samples + 1):
+        SampleFactory(code=f"{code}-S{index}", lot=lot, sample_mass_g=Decimal("0.1"), final_volume_ml=Decimal("50"))
+    return lot
+
+
+def _results(lot: Lot, *, fe: float = 10.0, loi: float | None = 0.3, extra: str = "") -> bytes:
+    rows = ["sample_id,analyte,value,unit"]
+    for index, sample in enumerate(lot.samples.order_by("code")):
+        rows += [
+            f"{sample.code},La,{4.0 + index},mg/kg",
+            f"{sample.code},Ce,<0.5,mg/kg",
+            f"{sample.code},Pr,{30.0 + index},mg/kg",
+            f"{sample.code},Fe,{fe + index},mg/kg",
+        ]
+        if loi is not None:
+            rows.append(f"{sample.code},LOI,{loi},%")
+    return ("\n".join(rows) + "\n" + extra).encode()
+
+
+def _import(technician: User, lab: dict[str, Any], data: bytes) -> None:
+    """Import, and let the commit's tasks run (judgement, then the lots' assessment) as a worker would."""
+    name = hashlib.sha256(data).hexdigest()[:12] + ".csv"
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        run_import(actor=technician, data=data, file_name=name, instrument=lab["instrument"], method=lab["method"])
+
+
+def _fe2o3(w_fe: float) -> float:
+    return w_fe * Oxide.objects.get(formula="Fe2O3").factor
+
+
+def test_an_import_is_judged_then_its_lot_assessed_conforming_with_statistics(world: World, technician: User, lab: dict[str, Any]) -> None:
+    lot = _lot(world, lab, "ND-OK")
+    _import(technician, lab, _results(lot))
+    assessment = LotAssessment.objects.get(lot=lot)
+    assert assessment.status == "conforming", assessment.reasons
+    assert assessment.n_samples == 2
+    assert (assessment.specification.product.code, assessment.specification.version) == ("ND2O3-T", 1)
+    lines = {line["label"]: line for line in assessment.outcome["lines"]}
+    fe = lines["Fe2O3"]
+    # Independently: Fe 10 and 11 mg/kg -> Fe2O3 per sample, mean, s, U = 2 sqrt(u_meas^2 + s^2/n).
+    values = [_fe2o3(10.0), _fe2o3(11.0)]
+    mean = sum(values) / 2
+    assert fe["best"] == pytest.approx(mean)
+    s = abs(values[0] - values[1]) / 2**0.5
+    factor = Oxide.objects.get(formula="Fe2O3").factor
+    u_meas = (model_uncertainty(value=10.0, a=0.5, b=0.05) + model_uncertainty(value=11.0, a=0.5, b=0.05)) / 2 * factor
+    assert fe["expanded_u"] == pytest.approx(2 * (u_meas**2 + s**2 / 2) ** 0.5)
+    assert fe["verdict"] == "pass"
+    # Relative purity by difference: only the rare-earth impurities (La2O3, CeO2 at LOD/2, Pr6O11) count.
+    purity = lines["relative_purity"]
+    assert 99.99 < purity["best"] < 100
+    assert purity["judged_value"] == purity["upper"] <= purity["best"] <= purity["lower"]  # worst case: censored Ce at its LOD
+    lot.refresh_from_db()
+    assert (lot.status, lot.assessment_stale_since) == (LotStatus.ASSESSED, None)
+    assert not Flag.objects.filter(lot=lot).exists()
+    # Same inputs: no new assessment.
+    assert lot_assess(lot_id=lot.pk) == assessment
+    assert LotAssessment.objects.filter(lot=lot).count() == 1
+
+
+def test_an_off_spec_lot_is_flagged_with_its_failing_line_put_on_hold_and_qa_emailed(
+    world: World, technician: User, qa: User, lab: dict[str, Any]
+) -> None:
+    User.objects.filter(pk=qa.pk).update(email="qa@plant.example")
+    lot = _lot(world, lab, "ND-FE")
+    _import(technician, lab, _results(lot, fe=60.0))
+    assessment = LotAssessment.objects.get(lot=lot)
+    assert assessment.status == "off_spec"
+    flag = Flag.objects.get(lot=lot, kind=FlagKind.OFF_SPEC)
+    [line] = flag.details["lines"]
+    assert (line["label"], line["verdict"], line["maximum"]) == ("Fe2O3", "fail", "50")
+    assert line["judged_value"] == pytest.approx((_fe2o3(60.0) + _fe2o3(61.0)) / 2)
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.ON_HOLD
+    [message] = mail.outbox
+    # QA of the lot's site and the QA managers (of every site); not QA elsewhere, not technicians.
+    assert sorted(message.to) == sorted(["qa@plant.example", User.objects.get(username="qa_manager").email])
+    assert "ND-FE" in message.subject
+    assert "Fe2O3" in message.body
+    assert AuditEvent.objects.filter(entity="assays.lot", object_id=str(lot.pk), action="transition", after={"status": "on_hold"}).exists()
+
+
+def test_a_required_analyte_missing_makes_the_lot_insufficient_never_zero(world: World, technician: User, lab: dict[str, Any]) -> None:
+    lot = _lot(world, lab, "ND-NOLOI")
+    _import(technician, lab, _results(lot, loi=None))
+    assessment = LotAssessment.objects.get(lot=lot)
+    assert assessment.status == "insufficient_data"
+    assert assessment.outcome["missing"] == {"ND-NOLOI-S1": ["LOI"], "ND-NOLOI-S2": ["LOI"]}
+    assert Flag.objects.get(lot=lot, kind=FlagKind.INSUFFICIENT_DATA).details["missing"]["ND-NOLOI-S1"] == ["LOI"]
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.ON_HOLD
+
+
+def test_a_released_lot_keeps_its_certified_assessment_and_a_differing_one_raises_a_flag(
+    world: World, technician: User, lab: dict[str, Any]
+) -> None:
+    lot = _lot(world, lab, "ND-REL", samples=1)
+    _import(technician, lab, _results(lot))
+    certified = LotAssessment.objects.get(lot=lot)
+    LotAssessment.objects.filter(pk=certified.pk).update(is_frozen=True)
+    Lot.objects.filter(pk=lot.pk).update(status=LotStatus.RELEASED)
+    # A re-run with more iron: the newest accepted result supersedes.
+    _import(technician, lab, _results(lot, fe=80.0))
+    newest = LotAssessment.objects.filter(lot=lot).latest("assessed_at")
+    assert newest.pk != certified.pk
+    assert (newest.status, newest.differs_from_certified) == ("off_spec", True)
+    certified.refresh_from_db()
+    assert (certified.status, certified.is_frozen) == ("conforming", True)
+    assert Flag.objects.filter(lot=lot, kind=FlagKind.DIFFERS_FROM_CERTIFIED).count() == 1
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.RELEASED
+
+
+def test_the_minute_sweep_assesses_lots_left_stale_and_the_cli_prints_json(
+    world: World, technician: User, lab: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    lot = _lot(world, lab, "ND-LOST", samples=1)
+    data = _results(lot)
+    # The judgement's message to assess the lot is lost: only the stale mark remains.
+    with django_capture_on_commit_callbacks(execute=False):
+        run_import(actor=technician, data=data, file_name="lost.csv", instrument=lab["instrument"], method=lab["method"])
+    from assays.services.run_qc import run_evaluate
+
+    run_id = lot.samples.get().acquisitions.get().run_id
+    with django_capture_on_commit_callbacks(execute=False):
+        run_evaluate(run_id=run_id)
+    lot.refresh_from_db()
+    assert lot.assessment_stale_since is not None
+    assert not LotAssessment.objects.filter(lot=lot).exists()
+    from assays.tasks import assess_stale_lots
+
+    assert assess_stale_lots.apply().get() == [lot.pk]
+    assert LotAssessment.objects.get(lot=lot).status == "conforming"
+    assert Lot.objects.get(pk=lot.pk).assessment_stale_since is None
+
+    out = io.StringIO()
+    call_command("assess_lot", "ND-LOST", "--json", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert (printed["lot"], printed["product"], printed["spec_version"], printed["status"], printed["n_samples"]) == (
+        "ND-LOST",
+        "ND2O3-T",
+        1,
+        "conforming",
+        1,
+    )
+    assert printed["relative_purity_pct"] == pytest.approx(LotAssessment.objects.get(lot=lot).summary["relative_purity_pct"])
+    assert printed["oxides_mg_kg"]["Fe2O3"] == pytest.approx(_fe2o3(10.0))
+    assert {line["quantity"] for line in printed["lines"]} == {"relative_purity", "oxide", "loi"}
+    assert all({"quantity", "value", "limit", "verdict"} <= set(line) for line in printed["lines"])
+
+
+def test_a_lot_without_a_specification_is_not_assessed(world: World, technician: User, lab: dict[str, Any]) -> None:
+    lot = LotFactory(code="FS-NOSPEC", site=world.uk_site, kind=LotKind.FEEDSTOCK)
+    assert lot_assess(lot_id=lot.pk) is None
+    assert lot_assess(lot_id=10**9) is None
+    assert Instrument.objects.filter(code="UK1-T").exists()
+    assert Method.objects.filter(code="IMP-T").exists()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_through_redis_and_a_real_worker_an_imports_lot_assessment_appears(
+    transactional_db: None, world: World, technician: User, lab: dict[str, Any], tmp_path: Path
+) -> None:
+    """The stack mode end to end: the import commits, its judgement and then its lot's assessment
+    run in a separate worker process fed by Redis, and the assessment appears in the database."""
+    from django.conf import settings
+
+    from lims.celery import app
+    from tests.integration.test_celery_roundtrip import ROOT, _database_url_of_the_test_database
+
+    assert settings.CELERY_TASK_ALWAYS_EAGER is False
+    reference_data_ensure()  # a transactional test starts from a flushed database
+    queue = f"assess-{uuid.uuid4().hex}"  # a queue of its own: no stale message can answer
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_of_the_test_database(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "LIMS_CELERY_QUEUE": queue,
+        "LIMS_VAR_DIR": str(tmp_path),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "lims", "worker", "--pool=solo", "--queues", queue, "--hostname", f"{queue}@%h",
+         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        lot = _lot(world, lab, "ND-STACK", samples=1)
+        started = time.monotonic()
+        run_import(actor=technician, data=_results(lot), file_name="stack.csv", instrument=lab["instrument"], method=lab["method"])
+        deadline = started + 90
+        assessment = None
+        while time.monotonic() < deadline and worker.poll() is None:
+            assessment = LotAssessment.objects.filter(lot=lot).first()
+            if assessment is not None:
+                break
+            time.sleep(0.1)
+        latency = time.monotonic() - started
+    finally:
+        app.conf.task_default_queue = default_queue
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+    assert assessment is not None, f"no assessment appeared; worker output:\n{output[-4000:]}"
+    assert assessment.status == "conforming"
+    assert "assays.tasks.evaluate_run" in output
+    assert "assays.tasks.assess_lot" in output
+    print(f"import commit -> assessment visible: {latency:.2f} s")
