@@ -2,15 +2,19 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from assays.api import qc_views, views
+from assays.api import assessment_views, qc_views, views
 
 app_name = "api"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("lots/", views.LotListView.as_view(), name="lot-list"),
+    # Before lot-detail, whose ``path`` would otherwise take "X/assessment" as a lot code (so a lot
+    # whose own code ends in "/assessment" cannot be read at lots/<code>/; none is expected).
+    path("lots/<path:code>/assessment/", assessment_views.LotAssessmentView.as_view(), name="lot-assessment"),
     # ``path``: a lot code is free text and may hold a slash (as on the web pages); sample codes cannot.
     path("lots/<path:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("samples/", views.SampleListView.as_view(), name="sample-list"),
     path("samples/<str:code>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("flags/", assessment_views.FlagListView.as_view(), name="flag-list"),
     path("runs/", views.RunListView.as_view(), name="run-list"),
     path("runs/<int:id>/", views.RunDetailView.as_view(), name="run-detail"),
     path("runs/<int:id>/qc/", qc_views.RunQcView.as_view(), name="run-qc"),

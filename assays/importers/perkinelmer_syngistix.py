@@ -362,7 +362,9 @@ def _read_sheet(data: bytes, *, file_name: str) -> list[tuple[Cell, ...]]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
             unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as error:
+        # zipfile raises NotImplementedError for a member needing a newer zip version, and
+        # RuntimeError for an encrypted one: to a person both are a workbook it cannot read.
         raise ImportFormatError(f"a damaged .xlsx workbook (not a readable zip archive: {error})", file_name=file_name) from None
     if "xl/workbook.xml" not in names:
         raise ImportFormatError("a zip archive, but not an .xlsx workbook (no xl/workbook.xml)", file_name=file_name)

@@ -108,6 +108,7 @@ def lot_results(*, lot: Lot) -> LotResults:
             "measurement__unit",
             "measurement__basis",
             "measurement__lod",
+            "measurement__acquisition__run__method__is_manual",
         )
     )
     channels = {
@@ -116,13 +117,15 @@ def lot_results(*, lot: Lot) -> LotResults:
     }
     latest: dict[tuple[str, str], tuple[int, Result]] = {}
     notes: list[str] = []
-    for pk, sample, method_id, analyte_id, symbol, name, value, qualifier, unit, basis, lod in rows:
+    for pk, sample, method_id, analyte_id, symbol, name, value, qualifier, unit, basis, lod, manual in rows:
         channel = channels.get((method_id, analyte_id))
         key = symbol or name
         if not key:
             continue
-        if symbol and (channel is None or channel.role != ChannelRole.REPORTING):
-            continue  # confirmatory isotopes and channels outside the method never feed a lot value
+        if symbol and not manual and (channel is None or channel.role != ChannelRole.REPORTING):
+            # Confirmatory isotopes and channels outside the method never feed a lot value; a
+            # result typed in (an outside laboratory's report) has no channel and counts as given.
+            continue
         if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
             notes.append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue

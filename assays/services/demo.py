@@ -15,6 +15,7 @@ The content is fictional: company names, serial numbers, order and carrier refer
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import secrets
@@ -472,6 +473,7 @@ METHOD_CHANNELS: tuple[DemoChannel, ...] = (
     _ree("Yb", 172, lod=0.003),
     _ree("Lu", 175, lod=0.001),
     _he("Al", 27, 0.2),
+    _he("Si", 28, 0.5),
     _he("Ca", 44, 1.5),
     _he("Fe", 56, 0.3),
     _he("Fe", 57, 1.0, ChannelRole.CONFIRMATORY),
@@ -552,6 +554,13 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         samples = _ensure_samples(result, actor=actor, lots=lots)
         _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
         _ensure_demo_run(result, analyst=users[DEMO_RUN_ANALYST], samples=samples)
+        _ensure_hand_results(result, users=users)
+        # Assessed here too, not only by the tasks the judgements enqueue on commit: the demo is
+        # the same whether a worker runs or not (lot_assess is idempotent by its inputs).
+        from assays.services.assessment import lot_assess
+
+        for lot in lots.values():
+            lot_assess(lot_id=lot.pk)
     return result
 
 
@@ -574,6 +583,8 @@ DEMO_CCV_LEVEL = 3
 DEMO_SAMPLES_PER_CCV = 10
 
 
+# The Dy2O3 lot picked up iron in calcination: 30 µg/L is 150 mg/kg of Fe, far above the limit.
+_HIGH_IMPURITY: dict[str, dict[str, float]] = {"DY2O3": {"Fe": 30.0}}
 DEMO_DAILY_CHECKS = 10  # days of calibration + two CCVs before the demo runs: the charts' baseline
 
 
@@ -592,8 +603,9 @@ def _demo_batch(samples: list[Sample], *, seed: int, start: str, drifting_ccv: i
     sequence: list[tuple[str, str, str, set[str]]] = [("CalBlk", "1", "Blank", set())]
     sequence += [("CalStd", str(level), f"Std {nominal:g} ppb", set()) for level, nominal in DEMO_CALIBRATION_LEVELS.items() if level > 1]
     sequence.append(("Sample", "", "CCV", set()))
+    product_of = {sample.code: sample.lot.product.code if sample.lot.product else "" for sample in samples}
     for position, sample in enumerate(samples, start=1):
-        product = sample.lot.product.code if sample.lot.product else ""
+        product = product_of[sample.code]
         sequence.append(("Sample", "", sample.code, _MAIN_ELEMENTS.get(product, set())))
         if position % DEMO_SAMPLES_PER_CCV == 0 and position < len(samples):
             sequence.append(("Sample", "", "CCV", set()))
@@ -614,8 +626,11 @@ def _demo_batch(samples: list[Sample], *, seed: int, start: str, drifting_ccv: i
                 concentration = rng.uniform(-0.002, 0.002)
             elif channel.element in main:
                 concentration = None
+            elif channel.element in _HIGH_IMPURITY.get(product_of.get(label, ""), {}):
+                concentration = _HIGH_IMPURITY[product_of[label]][channel.element] * rng.uniform(0.95, 1.05)
             else:
-                concentration = rng.lognormvariate(-1.0, 1.2)  # about 0.4 µg/L: a few mg/kg of the solid
+                # About 0.1 µg/L (0.5 mg/kg of the solid): a clean separated oxide.
+                concentration = rng.lognormvariate(-2.3, 0.5)
             if concentration is not None:
                 text = "<0.000" if concentration < 0 else f"{concentration:.5f}"
             cps = f"{max(concentration or 0, 0) * 12_000 + 35:.1f}"
@@ -658,6 +673,48 @@ def _ensure_demo_run(result: DemoSeedResult, *, analyst: User, samples: dict[str
         result.created["run"] += int(not summary.existing)
         if summary.run_id is not None:
             run_evaluate(run_id=summary.run_id)
+
+
+# Results typed in by hand (LOI at 1000 °C, chloride by ion chromatography) for the UK product
+# lots: the PrNd lot's majors were not measured, so its Nd2O3/TREO cannot be computed
+# (insufficient data). The US Nd2O3 lot's results come from an outside laboratory whose Fe limit
+# (< 10 mg/kg) is above the 4N maximum: not determinable, so the lot is inconclusive.
+_HAND_RESULTS = {"LOI": ("0.31", "%"), "Cl-": ("35", "mg/kg")}
+_OUTSIDE_LAB_ND = {
+    **dict.fromkeys(("La", "Ce", "Pr", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y"), ("0.4", "mg/kg")),
+    "Si": ("12", "mg/kg"),
+    "Ca": ("20", "mg/kg"),
+    "LOI": ("0.42", "%"),
+}
+
+
+def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> None:
+    from assays.services.manual_entry import ManualRow, manual_results_save
+
+    entries: list[tuple[User, str, list[ManualRow], str]] = []
+    for lot_code in ("UK1-TB-26-0101", "UK1-DY-26-0101", "UK1-PRND-26-0101"):
+        rows = [
+            ManualRow(number=0, sample=f"{lot_code}-{suffix}", analyte=analyte, value=value, unit=unit)
+            for suffix in ("R1", "D1")
+            for analyte, (value, unit) in _HAND_RESULTS.items()
+        ]
+        entries.append((users[DEMO_RUN_ANALYST], lot_code, rows, "LOI 1000 °C 1 h; Cl- by IC"))
+    us_lot = "US1-ND-26-0201"
+    rows = [
+        ManualRow(number=0, sample=f"{us_lot}-{suffix}", analyte=analyte, value=value, unit=unit)
+        for suffix in ("R1", "D1")
+        for analyte, (value, unit) in _OUTSIDE_LAB_ND.items()
+    ]
+    rows += [ManualRow(number=0, sample=f"{us_lot}-{suffix}", analyte="Fe", value="<", lod="10", unit="mg/kg") for suffix in ("R1", "D1")]
+    entries.append((users["tech_us"], us_lot, rows, "Outside laboratory report OL-26-1187"))
+    for actor, lot_code, rows, reference in entries:
+        numbered = [dataclasses.replace(row, number=number) for number, row in enumerate(rows, start=1)]
+        saved = manual_results_save(actor=actor, lot_code=lot_code, rows=numbered, reference=reference)
+        if saved.errors:
+            raise DomainError(f"demo hand results for {lot_code}: {saved.errors}")
+        if saved.summary is not None and saved.summary.run_id is not None:
+            result.created["run"] += int(not saved.summary.existing)
+            run_evaluate(run_id=saved.summary.run_id)
 
 
 def _site_is_unused(site: Site) -> bool:

@@ -20,6 +20,7 @@ from django_htmx.middleware import HtmxDetails
 from assays.errors import NotFoundError
 from assays.models import Lot
 from assays.roles import is_partner_user, is_staff_member
+from assays.selectors.assessments import assessment_rows, lot_assessment_latest
 from assays.selectors.dashboard import dashboard_counts
 from assays.selectors.lot_detail import lot_detail
 from assays.selectors.lot_search import lot_search
@@ -95,4 +96,13 @@ def lot_detail_page(request: HtmxHttpRequest, code: str) -> HttpResponse:
     except NotFoundError as exc:
         raise Http404(str(exc)) from exc
     method_control = lot_method_control(actor=request.user, lot=detail.lot)
-    return render(request, "web/lots/detail.html", {"detail": detail, "lot": detail.lot, "method_control": method_control})
+    # None for partner users too: assessments are not released to partners yet.
+    assessment = lot_assessment_latest(actor=request.user, lot=detail.lot)
+    context = {
+        "detail": detail,
+        "lot": detail.lot,
+        "method_control": method_control,
+        "assessment": assessment,
+        "assessment_rows": assessment_rows(assessment) if assessment is not None else [],
+    }
+    return render(request, "web/lots/detail.html", context)

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,7 @@ from django.test import TestCase
 
 from assays.chemistry.purity import model_uncertainty
 from assays.models import (
-    Analyte,
     AuditEvent,
-    Element,
     Flag,
     FlagKind,
     Instrument,
@@ -35,21 +32,17 @@ from assays.models import (
     LotKind,
     LotStatus,
     Method,
-    MethodChannel,
     Oxide,
-    Product,
-    Technique,
 )
 from assays.reference_data import reference_data_ensure
 from assays.services.assessment import lot_assess
 from assays.services.runs import run_import
-from assays.services.specifications import specification_load
+from tests.assessment_setup import make_assessment_lab, make_lot, results_csv
 from tests.conftest import World
-from tests.factories import InstrumentFactory, LotFactory, MethodFactory, SampleFactory
+from tests.factories import LotFactory
 
 pytestmark = pytest.mark.django_db
 
-ELEMENTS = ("La", "Ce", "Pr", "Fe")
 SPEC = {
     "product": "ND2O3-T",
     "name": "Test neodymium oxide",
@@ -67,38 +60,16 @@ SPEC = {
 
 @pytest.fixture
 def lab(world: World, qa_manager: User) -> dict[str, Any]:
-    product = Product.objects.create(code="ND2O3-T", name="Test Nd2O3")
-    product.main_oxides.add(Oxide.objects.get(formula="Nd2O3"))
-    specification_load(actor=qa_manager, data=SPEC, file_name="spec.json")
-    method = MethodFactory(code="IMP-T", technique=Technique.ICP_MS, rule_pack_code="none")
-    for symbol in ELEMENTS:
-        element = Element.objects.get(symbol=symbol)
-        # Named by element alone, as a results sheet from another lab names them.
-        analyte, _ = Analyte.objects.get_or_create(code=symbol, defaults={"element": element, "technique": Technique.OTHER})
-        MethodChannel.objects.create(method=method, analyte=analyte, element=element, unit="µg/L", uncertainty_a=0.5, uncertainty_b=0.05)
-    instrument = InstrumentFactory(code="UK1-T", site=world.uk_site)
-    return {"product": product, "method": method, "instrument": instrument}
+    made = make_assessment_lab(qa_manager=qa_manager, site=world.uk_site, spec=SPEC, method_code="IMP-T", instrument_code="UK1-T")
+    return {"product": made.product, "method": made.method, "instrument": made.instrument, "setup": made}
 
 
 def _lot(world: World, lab: dict[str, Any], code: str, samples: int = 2) -> Lot:
-    lot = LotFactory(code=code, site=world.uk_site, kind=LotKind.PRODUCT, product=lab["product"])
-    for index in range(1, samples + 1):
-        SampleFactory(code=f"{code}-S{index}", lot=lot, sample_mass_g=Decimal("0.1"), final_volume_ml=Decimal("50"))
-    return lot
+    return make_lot(lab["setup"], code, samples=samples)
 
 
-def _results(lot: Lot, *, fe: float = 10.0, loi: float | None = 0.3, extra: str = "") -> bytes:
-    rows = ["sample_id,analyte,value,unit"]
-    for index, sample in enumerate(lot.samples.order_by("code")):
-        rows += [
-            f"{sample.code},La,{4.0 + index},mg/kg",
-            f"{sample.code},Ce,<0.5,mg/kg",
-            f"{sample.code},Pr,{30.0 + index},mg/kg",
-            f"{sample.code},Fe,{fe + index},mg/kg",
-        ]
-        if loi is not None:
-            rows.append(f"{sample.code},LOI,{loi},%")
-    return ("\n".join(rows) + "\n" + extra).encode()
+def _results(lot: Lot, *, fe: float = 10.0, loi: float | None = 0.3) -> bytes:
+    return results_csv(lot, fe=fe, loi=loi)
 
 
 def _import(technician: User, lab: dict[str, Any], data: bytes) -> None:

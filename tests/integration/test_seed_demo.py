@@ -112,10 +112,12 @@ def test_regulated_records_are_created_through_the_audited_services_by_the_lab_a
         assert events.count() == model.objects.count(), entity
         assert set(events.values_list("actor_label", flat=True)) == {"lab_admin"}
     assert AuditEvent.objects.filter(entity="assays.specification").count() == 4
-    # What else touched the lots: only the runs' QC evaluations, marking them stale.
+    # What else touched the lots: the runs' QC judgements (stale), and the assessments that
+    # followed (stale cleared; assessed or on hold), all by the system.
     later = AuditEvent.objects.filter(entity="assays.lot").exclude(action="create")
-    assert set(later.values_list("actor_label", "action")) == {("system", "update")}
-    assert all("assessment out of date" in reason for reason in later.values_list("reason", flat=True))
+    assert set(later.values_list("actor_label", "action")) == {("system", "update"), ("system", "transition")}
+    for action, reason in later.values_list("action", "reason"):
+        assert ("assessment out of date" in reason or reason == "assessed") if action == "update" else reason.startswith("assessment ")
 
 
 def test_the_demo_has_a_run_that_passes_its_qc_and_a_re_run_whose_ccv_drifted():
@@ -268,9 +270,9 @@ def test_custody_starts_at_registration_and_includes_a_carrier_shipment_to_a_cus
 
 def test_each_site_has_an_icp_ms_and_the_method_has_reporting_and_confirmatory_channels():
     _seed()
-    assert Instrument.objects.get(site__code="UK1").model == "7900"
-    assert Instrument.objects.get(site__code="US1").model == "iCAP RQ"
-    method = Method.objects.get()
+    assert Instrument.objects.get(site__code="UK1", technique="icp-ms").model == "7900"
+    assert Instrument.objects.get(site__code="US1", technique="icp-ms").model == "iCAP RQ"
+    method = Method.objects.get(is_manual=False)
     channels = method.channels.select_related("analyte", "element")
     assert {channel.role for channel in channels} == {ChannelRole.REPORTING, ChannelRole.CONFIRMATORY}
     for channel in channels:
@@ -336,3 +338,31 @@ def test_in_production_when_allowed_new_users_get_random_passwords_shown_once(se
         assert Client().login(username=username, password=password)
     again = _printed_credentials(_seed("--allow-production"))
     assert all(password.startswith("(") for _role, _scope, password in again.values())
+
+
+def test_the_demo_lots_show_each_assessment_outcome_with_its_flag():
+    """Conforming (Tb4O7), off-spec (iron in the Dy2O3), insufficient data (PrNd majors not
+    measured) and inconclusive (an outside laboratory's Fe limit above the 4N maximum)."""
+    from assays.models import LotAssessment
+
+    _seed()
+    latest = {code: LotAssessment.objects.filter(lot__code=code).latest("assessed_at") for code in (
+        "UK1-TB-26-0101", "UK1-DY-26-0101", "UK1-PRND-26-0101", "US1-ND-26-0201")}  # fmt: skip
+    assert {code: assessment.status for code, assessment in latest.items()} == {
+        "UK1-TB-26-0101": "conforming",
+        "UK1-DY-26-0101": "off_spec",
+        "UK1-PRND-26-0101": "insufficient_data",
+        "US1-ND-26-0201": "inconclusive",
+    }
+    flags = set(Flag.objects.filter(lot__isnull=False).values_list("lot__code", "kind"))
+    assert flags == {
+        ("UK1-DY-26-0101", FlagKind.OFF_SPEC),
+        ("UK1-PRND-26-0101", FlagKind.INSUFFICIENT_DATA),
+        ("US1-ND-26-0201", FlagKind.INCONCLUSIVE),
+    }
+    assert Lot.objects.get(code="UK1-TB-26-0101").status == "assessed"
+    assert set(Lot.objects.filter(code__in=["UK1-DY-26-0101", "UK1-PRND-26-0101", "US1-ND-26-0201"]).values_list("status", flat=True)) == {
+        "on_hold"
+    }
+    fe = next(line for line in latest["UK1-DY-26-0101"].outcome["lines"] if line["label"] == "Fe2O3")
+    assert (fe["verdict"], fe["maximum"]) == ("fail", "50")

@@ -4,7 +4,7 @@ Prints the lot's status and headline figures, or with ``--json`` the assessment 
 ``product``, ``spec_version``, ``status``, ``n_samples``, ``relative_purity_pct``, ``treo_pct``,
 ``main_oxide_pct`` (best estimates), ``oxides_mg_kg`` (oxide formula -> best estimate) and
 ``lines`` (each with ``quantity``, ``value``, ``limit``, ``verdict``, ``reason``), numbers at full
-precision.
+precision (the shape lives in ``assays.selectors.assessments``, shared with the API).
 """
 
 from __future__ import annotations
@@ -15,46 +15,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assays.errors import DomainError
-from assays.models import LotAssessment
+from assays.selectors.assessments import assessment_json
 from assays.services.assessment import lot_assess_by_code
-
-
-def assessment_json(assessment: LotAssessment) -> dict[str, Any]:
-    spec = assessment.specification
-    summary = assessment.summary
-    lines = []
-    for line in assessment.outcome.get("lines", []):
-        limit = None
-        if line.get("minimum") or line.get("maximum"):
-            limit = {"min": line.get("minimum"), "max": line.get("maximum"), "unit": line.get("unit")}
-        lines.append(
-            {
-                "quantity": line["quantity"],
-                "label": line["label"],
-                "value": line["best"],
-                "judged_value": line["judged_value"],
-                "censored": line["censored"],
-                "unit": line["unit"],
-                "expanded_u": line["expanded_u"],
-                "limit": limit,
-                "verdict": line["verdict"],
-                "reason": line["reason"],
-            }
-        )
-    return {
-        "lot": assessment.lot.code,
-        "product": assessment.lot.product.code if assessment.lot.product else None,
-        "spec_version": spec.version if spec else None,
-        "status": assessment.status,
-        "n_samples": assessment.n_samples,
-        "relative_purity_pct": summary.get("relative_purity_pct"),
-        "treo_pct": summary.get("treo_pct"),
-        "main_oxide_pct": summary.get("main_oxide_pct"),
-        "oxides_mg_kg": summary.get("oxides_mg_kg", {}),
-        "lines": lines,
-        "reasons": assessment.reasons,
-        "assessed_at": assessment.assessed_at.isoformat(),
-    }
 
 
 class Command(BaseCommand):

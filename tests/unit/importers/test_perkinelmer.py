@@ -212,3 +212,16 @@ def test_header_inside_a_quoted_cell_is_refused_not_crashed() -> None:
     error = _csv_error('"title\nSample ID,Analyte Name,Reported Conc (Samp),Units (Samp)\n"\nS1,Ag 107,1,mg/kg\n')
     assert "the header line is inside a quoted cell" in str(error)
     assert error.line == 2
+
+
+def test_a_workbook_whose_zip_needs_a_newer_version_is_refused_as_damaged() -> None:
+    """Found by fuzzing: zipfile raises NotImplementedError for such an archive; it must come out
+    as the file's error, never as another exception."""
+    data = bytearray(syngistix_workbook())
+    central = data.find(b"PK\x01\x02")
+    assert central > 0
+    # The central directory's "version needed to extract" (offset 6, two bytes): 8.4.
+    data[central + 6 : central + 8] = (84).to_bytes(2, "little")
+    with pytest.raises(ImportFormatError, match=r"damaged \.xlsx workbook") as caught:
+        perkinelmer_syngistix.parse(bytes(data), file_name="conc.xlsx")
+    assert caught.value.file_name == "conc.xlsx"
