@@ -26,6 +26,7 @@ from assays.chemistry.decisions import Bound, Comparison, DecisionRule, LineJudg
 from assays.chemistry.lot_statistics import LotStatistics, lot_statistics
 from assays.chemistry.oxides import parse_oxide
 from assays.chemistry.purity import (
+    DEFAULT_TREO_ELEMENTS,
     MG_KG_PER_PERCENT,
     CompositionError,
     Convention,
@@ -134,9 +135,6 @@ class LotOutcome:
 
 def _composition(sample: SampleInput, spec: Specification) -> SampleComposition:
     oxides = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
-    kwargs: dict[str, object] = {}
-    if spec.treo_includes is not None:
-        kwargs["treo_includes"] = spec.treo_includes
     try:
         return SampleComposition(
             elements=sample.elements,
@@ -144,7 +142,7 @@ def _composition(sample: SampleInput, spec: Specification) -> SampleComposition:
             loi_percent=sample.loi_percent,
             main=spec.main,
             oxides={symbol: formula for symbol, formula in oxides.items() if symbol in sample.elements},
-            **kwargs,  # type: ignore[arg-type]
+            treo_includes=spec.treo_includes if spec.treo_includes is not None else DEFAULT_TREO_ELEMENTS,
         )
     except CompositionError as error:
         raise AssessmentError(f"sample {sample.code}: {error}") from error

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 
-from assays.errors import NotFoundError
 from assays.models import ControlBaseline, ControlSeries, Measurement, Method, QcCheck
 from assays.qc.packs import CheckKind
 from assays.selectors.runs import method_get
@@ -99,17 +98,24 @@ def chart_points(*, method: Method, keys: Iterable[ChartKey] | None = None) -> d
     return dict(charts)
 
 
+def build_charts(*, method: Method, points: Mapping[ChartKey, list[ControlPoint]]) -> dict[ChartKey, ControlChart]:
+    """The charts of ``points`` with their baselines and the Westgard violations of the points after
+    them. The lab's baseline periods of the method are read in one query, whatever the charts."""
+    lab_baselines: dict[ChartKey, ControlBaseline] = {}
+    for baseline in ControlBaseline.objects.filter(method=method).select_related("analyte").order_by("set_at"):
+        # Ordered oldest first: the latest period set for a chart wins.
+        lab_baselines[ChartKey(baseline.analyte.code, baseline.series, baseline.reference_material_id)] = baseline
+    return {key: _chart(method=method, key=key, points=chart, lab_baseline=lab_baselines.get(key)) for key, chart in points.items()}
+
+
 def build_chart(*, method: Method, key: ChartKey, points: list[ControlPoint]) -> ControlChart:
-    """The chart with its baseline and the Westgard violations of the points after it."""
+    """One chart (``build_charts`` for several: one baseline query for all)."""
+    return build_charts(method=method, points={key: points})[key]
+
+
+def _chart(*, method: Method, key: ChartKey, points: list[ControlPoint], lab_baseline: ControlBaseline | None) -> ControlChart:
     series_label = "CCV recovery" if key.series == ControlSeries.CCV else "CRM recovery"
     title = f"{method.code} · {key.analyte} · {series_label}"
-    lab_baseline = (
-        ControlBaseline.objects.filter(
-            method=method, analyte__code=key.analyte, series=key.series, reference_material_id=key.reference_material_id
-        )
-        .order_by("-set_at")
-        .first()
-    )
     baseline: Baseline | None
     if lab_baseline is not None:
         period = [p.value for p in points if p.measured_at and lab_baseline.starts_at <= p.measured_at <= lab_baseline.ends_at]
@@ -136,18 +142,8 @@ def method_charts(*, actor: User | AnonymousUser, method_code: str, analytes: It
     if analytes is not None:
         wanted = set(analytes)
         points = {key: value for key, value in points.items() if key.analyte in wanted}
-    return [
-        build_chart(method=method, key=key, points=points[key])
-        for key in sorted(points, key=lambda k: (k.series, k.analyte, k.reference_material_id or 0))
-    ]
-
-
-def method_chart(*, actor: User | AnonymousUser, method_code: str, slug: str) -> ControlChart:
-    method = method_get(actor=actor, code=method_code)
-    for key, points in chart_points(method=method).items():
-        if key.slug == slug:
-            return build_chart(method=method, key=key, points=points)
-    raise NotFoundError(f"no control chart {slug!r} for method {method_code}")
+    charts = build_charts(method=method, points=points)
+    return [charts[key] for key in sorted(charts, key=lambda k: (k.series, k.analyte, k.reference_material_id or 0))]
 
 
 def lot_chart_keys(*, lot_id: int) -> dict[int, set[str]]:

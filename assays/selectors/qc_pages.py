@@ -26,18 +26,13 @@ from assays.models import (
     RulePack,
     Run,
 )
-from assays.roles import is_staff_member
-from assays.selectors.control_charts import ChartKey, ControlChart, build_chart, chart_points, lot_chart_keys
-from assays.selectors.runs import method_get, method_list, run_get
+from assays.selectors.control_charts import ChartKey, ControlChart, build_charts, chart_points, lot_chart_keys
+from assays.selectors.runs import method_get, method_list, run_get, sees_lab_records
 
 # Database ids above this cannot exist, and PostgreSQL refuses to compare a bigint with them.
 _MAX_ID = 2**63 - 1
 # An analyte code is at most this long (Analyte.code); a longer filter cannot match.
 _ANALYTE_MAX = 64
-
-
-def _sees_lab_records(actor: User | AnonymousUser) -> bool:
-    return is_staff_member(actor) or bool(getattr(actor, "is_superuser", False))
 
 
 # --- Run QC review -----------------------------------------------------------------------------------
@@ -55,7 +50,7 @@ def qc_check_of_run(*, actor: User | AnonymousUser, run_id: int, check_id: int) 
 def rule_pack_versions(*, actor: User | AnonymousUser, run: Run) -> list[RulePack]:
     """Every rule pack version a run may be judged by: its method's pack first (newest version
     first), then the others. Staff only; the pack texts are not loaded."""
-    if not _sees_lab_records(actor):
+    if not sees_lab_records(actor):
         return []
     packs = RulePack.objects.defer("source_text", "definition").order_by("code", "-version")
     preferred = run.method.rule_pack_code
@@ -63,7 +58,7 @@ def rule_pack_versions(*, actor: User | AnonymousUser, run: Run) -> list[RulePac
 
 
 def rule_pack_get(*, actor: User | AnonymousUser, rule_pack_id: int) -> RulePack:
-    pack = RulePack.objects.filter(pk=rule_pack_id).first() if _sees_lab_records(actor) and 0 < rule_pack_id <= _MAX_ID else None
+    pack = RulePack.objects.filter(pk=rule_pack_id).first() if sees_lab_records(actor) and 0 < rule_pack_id <= _MAX_ID else None
     if pack is None:
         raise NotFoundError(f"no rule pack version {rule_pack_id}")
     return pack
@@ -112,7 +107,7 @@ def method_page(*, actor: User | AnonymousUser, code: str, analyte: str = "") ->
     points = chart_points(method=method)
     wanted = analyte.strip()[:_ANALYTE_MAX]
     keys = [key for key in points if not wanted or key.analyte == wanted]
-    charts = [build_chart(method=method, key=key, points=points[key]) for key in keys]
+    charts = list(build_charts(method=method, points={key: points[key] for key in keys}).values())
     material_ids = {key.reference_material_id for key in keys if key.reference_material_id is not None}
     materials = {material.pk: str(material) for material in ReferenceMaterial.objects.filter(pk__in=material_ids)} if material_ids else {}
     return MethodPage(
@@ -141,7 +136,7 @@ class MethodControl:
 def lot_method_control(*, actor: User | AnonymousUser, lot: Lot) -> list[MethodControl]:
     """For each method that measured the lot's samples, the CCV charts of the analytes it measured
     on them. Staff only (an empty list for anyone else); ``lot`` comes from a scoped selector."""
-    if not _sees_lab_records(actor):
+    if not sees_lab_records(actor):
         return []
     analytes_of = lot_chart_keys(lot_id=lot.pk)
     if not analytes_of:
@@ -150,7 +145,7 @@ def lot_method_control(*, actor: User | AnonymousUser, lot: Lot) -> list[MethodC
     for method in method_list(actor=actor).filter(pk__in=list(analytes_of)):
         keys = [ChartKey(code, ControlSeries.CCV.value) for code in sorted(analytes_of[method.pk])]
         points = chart_points(method=method, keys=keys)
-        charts = [build_chart(method=method, key=key, points=points[key]) for key in keys if key in points]
+        charts = list(build_charts(method=method, points={key: points[key] for key in keys if key in points}).values())
         if charts:
             controls.append(MethodControl(method=method, charts=sorted(charts, key=_chart_order)))
     return controls

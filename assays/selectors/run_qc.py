@@ -56,13 +56,9 @@ class RunQcData:
     measurement_ids: dict[tuple[int, str], int]  # (acquisition sequence, channel code) -> Measurement id
 
 
-def run_qc_inputs(*, run: Run) -> RunQcInputs:
-    """The run as ``assays.qc`` sees it: its acquisitions in order, with solution readings."""
-    return run_qc_data(run=run).inputs
-
-
 def run_qc_data(*, run: Run) -> RunQcData:
-    """``run_qc_inputs`` and, read in the same pass, the id of each result (to store its acceptance)."""
+    """The run as ``assays.qc`` sees it (its acquisitions in order, with solution readings) and, read
+    in the same pass, the id of each result, to store its acceptance."""
     acquisitions = list(
         Acquisition.objects.filter(run=run).select_related("sample", "reference_material").order_by("sequence").only(
             "id", "sequence", "label", "qc_role", "calibration_level", "rejected_by_instrument", "sample__code",

@@ -40,13 +40,13 @@ GRID_SHOW_CHOICES: tuple[tuple[GridShow, str], ...] = (
 )
 
 
-def _sees_lab_records(actor: User | AnonymousUser) -> bool:
+def sees_lab_records(actor: User | AnonymousUser) -> bool:
     return is_staff_member(actor) or bool(getattr(actor, "is_superuser", False))
 
 
 def _run_scope(actor: User | AnonymousUser, prefix: str = "") -> Q:
     """A filter on Run (or on a model reaching Run through ``prefix``) for what ``actor`` may see."""
-    if not _sees_lab_records(actor):
+    if not sees_lab_records(actor):
         return Q(pk__in=[])
     if is_cross_site(actor):
         return Q()
@@ -78,7 +78,7 @@ def run_get_by_sha256(*, actor: User | AnonymousUser, sha256: str) -> Run | None
 
 def instrument_list(*, actor: User | AnonymousUser) -> QuerySet[Instrument]:
     """Instruments in service at the sites the actor works at: those a run may be imported for."""
-    if not _sees_lab_records(actor):
+    if not sees_lab_records(actor):
         return Instrument.objects.none()
     return Instrument.objects.filter(is_active=True, site__in=visible_sites(actor=actor)).select_related("site").order_by("code")
 
@@ -92,7 +92,7 @@ def instrument_get(*, actor: User | AnonymousUser, code: str) -> Instrument:
 
 def method_list(*, actor: User | AnonymousUser) -> QuerySet[Method]:
     """Methods are master data, the same for every site; only lab staff need them."""
-    if not _sees_lab_records(actor):
+    if not sees_lab_records(actor):
         return Method.objects.none()
     return Method.objects.order_by("code")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -199,7 +200,8 @@ def _fingerprint(spec: Specification, results: LotResults) -> str:
 
 
 def _number(value: float | None) -> float | None:
-    return value if value is None or value == value else None  # NaN never leaves the service
+    """A number for the stored JSON: NaN or infinity never leaves the service."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _outcome_json(outcome: core.LotOutcome) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from assays.models import AuditAction, ControlSeries, Flag, FlagKind, QcEvaluation, Run
 from assays.qc.packs import CheckKind
-from assays.selectors.control_charts import ChartKey, build_chart, chart_points
+from assays.selectors.control_charts import ChartKey, build_charts, chart_points
 from assays.services.audit import audit_record
 
 
@@ -25,8 +25,7 @@ def control_charts_update(*, run: Run, evaluation: QcEvaluation) -> list[Flag]:
     if not keys:
         return []
     raised: list[Flag] = []
-    for key, points in chart_points(method=run.method, keys=keys).items():
-        chart = build_chart(method=run.method, key=key, points=points)
+    for key, chart in build_charts(method=run.method, points=chart_points(method=run.method, keys=keys)).items():
         mine = [violation for violation in chart.violations if chart.points[violation.index].evaluation_id == evaluation.pk]
         if not mine:
             continue

@@ -171,20 +171,27 @@ def _check_one_3s(history: Sequence[_Point], describe: _Describer) -> Violation 
     )
 
 
-def _check_two_2s(history: Sequence[_Point], describe: _Describer) -> Violation | None:
-    if len(history) < 2:
+def _beyond_in_a_row(
+    history: Sequence[_Point], describe: _Describer, *, rule: WestgardRule, count: int, beyond: int, together: str
+) -> Violation | None:
+    """2-2s and 4-1s: the newest ``count`` points all beyond the same ±``beyond`` s."""
+    if len(history) < count:
         return None
-    pair = history[-2:]
-    side = _same_side(pair, beyond=2)
+    window = history[-count:]
+    side = _same_side(window, beyond=beyond)
     if side == 0:
         return None
-    where = "above +2s" if side > 0 else "below -2s"
+    where = f"above +{beyond}s" if side > 0 else f"below -{beyond}s"
     return Violation(
-        rule=WestgardRule.TWO_2S,
-        index=pair[-1].index,
-        involved=tuple(point.index for point in pair),
-        message=f"2-2s: {describe.points(pair)} both {where} ({describe.limits()})",
+        rule=rule,
+        index=window[-1].index,
+        involved=tuple(point.index for point in window),
+        message=f"{rule.value}: {describe.points(window)} {together} {where} ({describe.limits()})",
     )
+
+
+def _check_two_2s(history: Sequence[_Point], describe: _Describer) -> Violation | None:
+    return _beyond_in_a_row(history, describe, rule=WestgardRule.TWO_2S, count=2, beyond=2, together="both")
 
 
 def _check_r_4s(history: Sequence[_Point], describe: _Describer) -> Violation | None:
@@ -206,19 +213,7 @@ def _check_r_4s(history: Sequence[_Point], describe: _Describer) -> Violation | 
 
 
 def _check_four_1s(history: Sequence[_Point], describe: _Describer) -> Violation | None:
-    if len(history) < 4:
-        return None
-    window = history[-4:]
-    side = _same_side(window, beyond=1)
-    if side == 0:
-        return None
-    where = "above +1s" if side > 0 else "below -1s"
-    return Violation(
-        rule=WestgardRule.FOUR_1S,
-        index=window[-1].index,
-        involved=tuple(point.index for point in window),
-        message=f"4-1s: {describe.points(window)} all {where} ({describe.limits()})",
-    )
+    return _beyond_in_a_row(history, describe, rule=WestgardRule.FOUR_1S, count=4, beyond=1, together="all")
 
 
 def _check_ten_x(history: Sequence[_Point], describe: _Describer) -> Violation | None:
