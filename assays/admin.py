@@ -32,6 +32,8 @@ from assays.models import (
     AuditEvent,
     CalibrationNominal,
     Certificate,
+    CertificateBatch,
+    CertificateCounter,
     CertifiedValue,
     ChannelRole,
     ControlBaseline,
@@ -40,6 +42,7 @@ from assays.models import (
     Flag,
     Instrument,
     InternalStandardReading,
+    LabProfile,
     Lot,
     LotAllocation,
     LotAssessment,
@@ -66,6 +69,7 @@ from assays.models import (
     Specification,
     SpecificationLine,
     SpecificationStatus,
+    TotpDevice,
     WorkerHeartbeat,
 )
 from assays.permissions import Capability, can
@@ -891,6 +895,49 @@ class CertificateAdmin(RegulatedRecordAdmin):
     list_filter = ("status", "issuing_site", "customer")
     search_fields = ("number", "lot__code", "pdf_sha256")
     list_select_related = ("lot", "customer", "issuing_site")
+
+
+@admin.register(CertificateBatch)
+class CertificateBatchAdmin(RegulatedRecordAdmin):
+    list_display = ("pk", "requested_by", "requested_at", "total", "rendered", "failed")
+    list_select_related = ("requested_by",)
+
+
+@admin.register(CertificateCounter)
+class CertificateCounterAdmin(RegulatedRecordAdmin):
+    """Shown so an auditor can see the last number given; only the issuing service moves it."""
+
+    list_display = ("prefix", "year", "last_value")
+
+
+@admin.register(LabProfile)
+class LabProfileAdmin(MasterDataAdmin):
+    """What every certificate prints about the lab, and whether signing asks for a TOTP code."""
+
+    list_display = ("name", "accreditation", "require_totp")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # One row: the certificate service reads the first.
+        return super().has_add_permission(request) and not LabProfile.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TotpDevice)
+class TotpDeviceAdmin(MasterDataAdmin):
+    """Users enrol their own authenticator (account page); an admin may only remove a lost one."""
+
+    capability = Capability.MANAGE_USERS
+    list_display = ("user", "created_at")
+    fields = ("user", "created_at")
+    readonly_fields = ("user", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(AuditEvent)

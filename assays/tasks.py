@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from assays.services.assessment import lot_assess, lots_stale
+from assays.services.certificates import certificate_render, certificates_pending_render
 from assays.services.ops import worker_heartbeat_record
 from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
 
@@ -55,3 +56,26 @@ def assess_stale_lots() -> list[int]:
     for lot_id in stale:
         assess_lot.delay(lot_id)
     return stale
+
+
+@shared_task(
+    name="assays.tasks.render_certificate",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def render_certificate(certificate_id: int) -> None:
+    """Render, sign and store a signed certificate's PDF. Idempotent: a stored PDF is never made again."""
+    certificate_render(certificate_id=certificate_id)
+
+
+@shared_task(name="assays.tasks.render_pending_certificates")
+def render_pending_certificates() -> list[int]:
+    """Beat runs this every minute: signed certificates whose render message was lost are enqueued again."""
+    pending = certificates_pending_render(older_than_seconds=120)
+    for certificate_id in pending:
+        render_certificate.delay(certificate_id)
+    return pending

@@ -168,6 +168,7 @@ CELERY_BEAT_SCHEDULE = {
     # lost (broker down, worker killed) is found here and enqueued again.
     "sweep-pending-runs": {"task": "assays.tasks.sweep_pending_runs", "schedule": 300.0},
     "assess-stale-lots": {"task": "assays.tasks.assess_stale_lots", "schedule": 60.0},
+    "render-pending-certificates": {"task": "assays.tasks.render_pending_certificates", "schedule": 60.0},
 }
 
 # --- Run QC -----------------------------------------------------------------------------------
@@ -175,6 +176,14 @@ CELERY_BEAT_SCHEDULE = {
 LIMS_QC_SWEEP_GRACE_SECONDS = float(_env("LIMS_QC_SWEEP_GRACE_SECONDS") or 300)
 # Control charts without a lab-set baseline period take their mean and s from their first points.
 LIMS_SPC_BASELINE_POINTS = int(_env("LIMS_SPC_BASELINE_POINTS") or 20)
+
+# --- Certificates -----------------------------------------------------------------------------
+# The lab's signing key and certificate (PEM). `manage.py seed_demo` makes a self-signed pair at
+# these default paths for the demo and says so; a lab puts its own (from its CA or an HSM export).
+LIMS_SIGNING_KEY_FILE = Path(_env("LIMS_SIGNING_KEY_FILE") or VAR_DIR / "signing" / "lab-key.pem")
+LIMS_SIGNING_CERT_FILE = Path(_env("LIMS_SIGNING_CERT_FILE") or VAR_DIR / "signing" / "lab-cert.pem")
+# Where the verification page is reached from outside: the QR code on a certificate points here.
+LIMS_PUBLIC_BASE_URL = (_env("LIMS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -14,7 +14,17 @@ from assays.models.assessments import (  # noqa: E402
     LotAssessment,
 )
 from assays.models.audit import AuditAction, AuditEvent  # noqa: E402
-from assays.models.certificates import Certificate, CertificateStatus  # noqa: E402
+from assays.models.certificates import (  # noqa: E402
+    NUMBER_PREFIX,
+    Certificate,
+    CertificateBatch,
+    CertificateCounter,
+    CertificateKind,
+    CertificateStatus,
+    LabProfile,
+    SignatureMeaning,
+    TotpDevice,
+)
 from assays.models.history import HISTORY_TRACKED  # noqa: E402
 from assays.models.lots import (  # noqa: E402
     FeedstockType,
@@ -86,7 +96,14 @@ __all__ = [
     "Basis",
     "CalibrationNominal",
     "Certificate",
+    "CertificateBatch",
+    "CertificateCounter",
+    "CertificateKind",
     "CertificateStatus",
+    "LabProfile",
+    "NUMBER_PREFIX",
+    "SignatureMeaning",
+    "TotpDevice",
     "CertifiedValue",
     "ChannelRole",
     "ControlBaseline",

@@ -37,6 +37,11 @@ class Sample(models.Model):
     status = models.CharField(max_length=16, choices=SampleStatus.choices, default=SampleStatus.REGISTERED)
     registered_at = models.DateTimeField(auto_now_add=True)
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Sampling, as the certificate states it (ISO/IEC 17025 §7.8.2): who took it, when and how.
+    # Free text: the sampler is often the customer's or a surveyor's staff, not a user here.
+    sampled_by = models.CharField(max_length=120, blank=True)
+    sampled_at = models.DateTimeField(null=True, blank=True)
+    sampling_method = models.CharField(max_length=200, blank=True, help_text="The sampling plan or standard, e.g. ISO 3082 increments.")
 
     class Meta:
         ordering = ["code"]

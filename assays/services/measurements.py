@@ -16,12 +16,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from assays.errors import DomainError, NotFoundError
-from assays.models import AuditAction, Measurement
+from assays.models import AuditAction, Certificate, CertificateStatus, Measurement
 from assays.services.audit import audit_record, audited_context, changed_values, snapshot
 
 # What a correction may change. The cell (acquisition x analyte) is identity, not a value: moving
 # a result to another sample or analyte is a delete and a new import, never an edit.
 EDITABLE_FIELDS = frozenset({"value", "qualifier", "unit", "basis", "lod", "loq", "raw_value", "raw_unit", "rsd_percent", "flags"})
+
+
+class CertifiedDataError(DomainError):
+    """The change would alter data a live certificate certifies; the message names the amendment flow."""
 
 
 def _require_reason(reason: str) -> str:
@@ -39,7 +43,26 @@ def _lock(measurements: Iterable[Measurement]) -> list[Measurement]:
     if len(locked) != len(ids):
         missing = sorted(ids - {row.pk for row in locked})
         raise NotFoundError(f"measurements not found (deleted meanwhile?): {', '.join(map(str, missing))}")
+    _refuse_certified(ids)
     return locked
+
+
+def _refuse_certified(ids: set[int]) -> None:
+    """A result of a lot with a live certificate is certified data: it never changes in place."""
+    certified = (
+        Certificate.objects.filter(
+            status__in=(CertificateStatus.RENDERING, CertificateStatus.ISSUED),
+            lot__samples__acquisitions__measurements__in=ids,
+        )
+        .select_related("lot")
+        .order_by("number", "revision")
+        .first()
+    )
+    if certified is not None:
+        raise CertifiedDataError(
+            f"lot {certified.lot.code} is certified by {certified.number} rev {certified.revision}: its results cannot be edited. "
+            "Import the corrected results as a new run, then amend the certificate (issue a new revision), or have a QA manager revoke it"
+        )
 
 
 def _validation_message(error: ValidationError) -> str:

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from assays.web import manual_entry, methods, registration, run_qc, runs, views
+from assays.web import account, manual_entry, methods, registration, run_qc, runs, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("account/authenticator/", account.totp_setup, name="totp_setup"),
     path("lots/", views.lot_list, name="lot_list"),
     # ``path``: a lot code is free text and may hold a slash; it must still round-trip.
     path("lots/<path:code>/", views.lot_detail_page, name="lot_detail"),

@@ -22,6 +22,7 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from assays.models import (
@@ -30,6 +31,7 @@ from assays.models import (
     AuditEvent,
     CalibrationNominal,
     Certificate,
+    CertificateCounter,
     CertifiedValue,
     ControlBaseline,
     CustodyEvent,
@@ -37,6 +39,7 @@ from assays.models import (
     Flag,
     Instrument,
     InternalStandardReading,
+    LabProfile,
     Lot,
     LotAllocation,
     LotAssessment,
@@ -64,6 +67,7 @@ from assays.models import (
     SiteMembership,
     Specification,
     SpecificationLine,
+    TotpDevice,
     WorkerHeartbeat,
 )
 from tests.factories import (
@@ -872,19 +876,70 @@ def test_an_assessment_fingerprint_is_a_full_sha256(lot: Lot) -> None:
 
 
 def test_certificate_numbers_are_unique_per_revision(lot: Lot, site: Site) -> None:
-    Certificate.objects.create(number="COA-2025-0001", revision=0, lot=lot, issuing_site=site)
-    Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site)
+    first = Certificate.objects.create(number="COA-2025-0001", revision=0, lot=lot, issuing_site=site)
+    Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site, supersedes=first, revision_reason="typo")
+    other = Certificate.objects.create(number="COA-2025-0010", revision=0, lot=lot, issuing_site=site)
     with violates(Certificate, "certificate_unique_number_revision"):
-        Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site)
+        Certificate.objects.create(number="COA-2025-0001", revision=1, lot=lot, issuing_site=site, supersedes=other, revision_reason="x")
 
 
-def test_an_issued_certificate_has_an_issue_time_and_a_known_status(lot: Lot, site: Site) -> None:
+def test_a_revision_supersedes_an_earlier_one_and_says_why(lot: Lot, site: Site) -> None:
+    first = Certificate.objects.create(number="COA-2025-0004", revision=0, lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_revision_supersedes_with_reason"):
+        Certificate.objects.create(number="COA-2025-0004", revision=1, lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_revision_supersedes_with_reason"):
+        Certificate.objects.create(number="COA-2025-0004", revision=1, lot=lot, issuing_site=site, supersedes=first)
+    with violates(Certificate, "certificate_revision_supersedes_with_reason"):
+        Certificate.objects.create(number="COA-2025-0005", revision=0, lot=lot, issuing_site=site, supersedes=first, revision_reason="x")
+
+
+def test_an_issued_certificate_has_an_issue_time_a_pdf_and_a_known_status(lot: Lot, site: Site) -> None:
     certificate = Certificate.objects.create(number="COA-2025-0002", lot=lot, issuing_site=site)
     with violates(Certificate, "certificate_issued_has_time"):
-        Certificate.objects.filter(pk=certificate.pk).update(status="issued")
+        Certificate.objects.filter(pk=certificate.pk).update(status="issued", pdf_sha256="0" * 64)
+    with violates(Certificate, "certificate_issued_has_pdf"):
+        Certificate.objects.filter(pk=certificate.pk).update(status="issued", issued_at=timezone.now())
     with violates(Certificate, "certificate_status_valid"):
         Certificate.objects.filter(pk=certificate.pk).update(status="bogus")
-    Certificate.objects.filter(pk=certificate.pk).update(status="issued", issued_at=timezone.now())
+    Certificate.objects.filter(pk=certificate.pk).update(status="issued", issued_at=timezone.now(), pdf_sha256="0" * 64)
+
+
+def test_a_revocation_and_a_concession_say_who_and_why(lot: Lot, site: Site) -> None:
+    certificate = Certificate.objects.create(number="COA-2025-0006", lot=lot, issuing_site=site)
+    with violates(Certificate, "certificate_revoked_has_time"):
+        Certificate.objects.filter(pk=certificate.pk).update(status="revoked")
+    with violates(Certificate, "certificate_revocation_has_who_and_why"):
+        Certificate.objects.filter(pk=certificate.pk).update(status="revoked", revoked_at=timezone.now())
+    with violates(Certificate, "certificate_concession_has_reason"):
+        Certificate.objects.filter(pk=certificate.pk).update(signature_meaning="approved_under_concession")
+
+
+def test_a_certificate_kind_token_and_supersession_are_checked(lot: Lot, site: Site) -> None:
+    first = Certificate.objects.create(number="COA-2025-0007", lot=lot, issuing_site=site, verification_token="t" * 43)
+    with violates(Certificate, "certificate_kind_valid"):
+        Certificate.objects.filter(pk=first.pk).update(kind="poster")
+    with violates(Certificate, "verification_token"):
+        Certificate.objects.create(number="COA-2025-0008", lot=lot, issuing_site=site, verification_token="t" * 43)
+    Certificate.objects.create(number="COA-2025-0007", revision=1, lot=lot, issuing_site=site, supersedes=first, revision_reason="typo")
+    with violates(Certificate, "supersedes"):
+        Certificate.objects.create(number="COA-2025-0007", revision=2, lot=lot, issuing_site=site, supersedes=first, revision_reason="again")
+    with violates(Certificate, "certificate_not_superseding_itself"):
+        Certificate.objects.filter(number="COA-2025-0007", revision=1).update(supersedes=F("pk"))
+
+
+def test_certificate_counters_lab_profile_and_totp_devices_are_one_per_key() -> None:
+    CertificateCounter.objects.create(prefix="COA", year=2025, last_value=3)
+    with violates(CertificateCounter, "certificate_counter_unique_prefix_year"):
+        CertificateCounter.objects.create(prefix="COA", year=2025)
+    LabProfile.objects.create(name="Lab")
+    with violates(LabProfile, "singleton"):
+        LabProfile.objects.create(name="Second lab")
+    with violates(LabProfile, "lab_profile_single_row"):
+        LabProfile.objects.update(singleton=False)
+    user = UserFactory()
+    TotpDevice.objects.create(user=user, secret="JBSWY3DPEHPK3PXP")
+    with violates(TotpDevice, "user"):
+        TotpDevice.objects.create(user=user, secret="JBSWY3DPEHPK3PXQ")
 
 
 def test_a_certificate_pdf_digest_is_empty_or_a_full_sha256(lot: Lot, site: Site) -> None:

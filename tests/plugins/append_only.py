@@ -21,7 +21,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.test import TransactionTestCase
 
-from assays import audit_guard
+from assays import audit_guard, certificate_guard
 from assays.reference_data import reference_data_ensure
 
 _original_fixture_teardown: Callable[[TransactionTestCase], None] | None = None
@@ -42,9 +42,12 @@ def _fixture_teardown_around_guard(self: TransactionTestCase) -> None:
             stack.enter_context(transaction.atomic(using=alias))
             guarded[alias] = audit_guard.guarded_tables(connections[alias])
             audit_guard.uninstall(connections[alias], tables=guarded[alias])
+            # Issued certificates are frozen the same way (the flush deletes them on SQLite).
+            certificate_guard.uninstall(connections[alias])
         flush(self)
         for alias in aliases:
             audit_guard.install(connections[alias], tables=guarded[alias])
+            certificate_guard.install(connections[alias])
         if DEFAULT_DB_ALIAS in aliases:
             reference_data_ensure()
 

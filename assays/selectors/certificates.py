@@ -1,0 +1,66 @@
+"""Reads of certificates: scoped to the actor for staff pages and the API; by token alone for the
+public verification page (the token is the secret the QR code carries)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+
+from assays.models import Certificate, CertificateStatus, Lot
+from assays.permissions import READ_LOTS, can_any
+from assays.roles import is_partner_user
+from assays.selectors.scoping import lot_visibility
+
+# secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def certificate_list(*, actor: User | AnonymousUser) -> QuerySet[Certificate]:
+    """Certificates of the lots the actor sees, newest first. Partners get theirs in the partner
+    issue; until then none, as if there were none."""
+    if not can_any(actor, READ_LOTS) or is_partner_user(actor):
+        return Certificate.objects.none()
+    lots = Lot.objects.filter(lot_visibility(actor=actor)).values("pk")
+    return (
+        Certificate.objects.filter(lot__in=lots)
+        .select_related("lot", "lot__product", "customer", "issued_by", "supersedes", "issuing_site")
+        .order_by("-issued_at", "-id")
+    )
+
+
+def certificate_get(*, actor: User | AnonymousUser, pk: int) -> Certificate | None:
+    return certificate_list(actor=actor).filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class VerificationView:
+    certificate: Certificate
+    status: str  # "valid", "superseded", "revoked", "pending"
+    status_text: str
+    superseded_by: Certificate | None
+
+
+def certificate_for_verification(*, token: str) -> VerificationView | None:
+    """What the public page may say about the certificate carrying ``token``; None when unknown."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        return None
+    certificate = (
+        Certificate.objects.filter(verification_token=token)
+        .select_related("lot", "lot__product", "issuing_site", "customer")
+        .first()
+    )
+    if certificate is None:
+        return None
+    successor = Certificate.objects.filter(supersedes=certificate).first()
+    if certificate.status == CertificateStatus.REVOKED:
+        when = certificate.revoked_at.strftime("%Y-%m-%d %H:%M UTC") if certificate.revoked_at else ""
+        return VerificationView(certificate, "revoked", f"Revoked on {when}: the issuer withdrew it", successor)
+    if certificate.status == CertificateStatus.SUPERSEDED:
+        text = f"Superseded by {successor.number} rev {successor.revision}" if successor else "Superseded"
+        return VerificationView(certificate, "superseded", text, successor)
+    if certificate.status == CertificateStatus.RENDERING:
+        return VerificationView(certificate, "pending", "Signed; the document is being produced", successor)
+    return VerificationView(certificate, "valid", "Valid: issued and neither superseded nor revoked", successor)
