@@ -37,6 +37,19 @@ class AssessmentLineSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(allow_blank=True)
 
 
+class PayableLineSerializer(serializers.Serializer[Any]):
+    quantity = serializers.CharField(help_text="treo, main_oxide, oxide or element.")
+    # The metaclass takes declared fields out of the class, so this never shadows Field.label at run time.
+    label = serializers.CharField(help_text='What is paid for: "TREO", an oxide formula or an element symbol.')  # type: ignore[assignment]
+    oxide = serializers.CharField(allow_null=True, help_text="Oxide formula of an oxide line, else null.")
+    percent = serializers.FloatField(allow_null=True, help_text="Content, % of the lot's material, full precision; null when censored.")
+    expanded_u_percent = serializers.FloatField(allow_null=True, help_text="Expanded uncertainty U (k=2) of the content, %.")
+    censored = serializers.BooleanField(help_text="Below the limit of detection in every sample.")
+    lod = serializers.FloatField(allow_null=True, help_text="Limit of detection, %, when censored.")
+    mass_kg = serializers.FloatField(allow_null=True, help_text="Payable mass: lot mass x content, kg; null without a lot mass or content.")
+    mass_u_kg = serializers.FloatField(allow_null=True, help_text="U (k=2) of the payable mass, kg (the lot mass taken as exact).")
+
+
 class LotAssessmentSerializer(serializers.Serializer[Any]):
     lot = serializers.CharField(help_text="Lot code.")
     product = serializers.CharField(allow_null=True, help_text="Product code.")
@@ -50,6 +63,9 @@ class LotAssessmentSerializer(serializers.Serializer[Any]):
     lines = AssessmentLineSerializer(many=True)
     reasons = serializers.ListField(child=serializers.CharField())
     assessed_at = serializers.DateTimeField()
+    payable = PayableLineSerializer(
+        many=True, allow_null=True, help_text="Payable composition of a report of analysis (no verdict: feedstock); null otherwise."
+    )
 
 
 class FlagFilterSerializer(serializers.Serializer[Any]):

@@ -16,12 +16,15 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
+from django.utils.safestring import SafeString, mark_safe
 
 from assays.errors import NotFoundError
 from assays.models import CustodyEvent, Lot, LotAllocation, LotInput, Sample
 from assays.roles import is_staff_member
 from assays.selectors.lots import lot_list
+from assays.selectors.purity_trend import PurityTrend, purity_trend
 from assays.selectors.scoping import acting_partner, lot_visibility
+from assays.stats.trend_svg import TrendPoint, purity_trend_svg
 
 LOT_CODE_MAX_LENGTH = Lot._meta.get_field("code").max_length or 0
 
@@ -134,3 +137,29 @@ def lot_detail(*, actor: User | AnonymousUser, code: str) -> LotDetail:
         openable_lot_ids=openable,
         shows_lab_records=_sees_lab_records(actor),
     )
+
+
+@dataclass(frozen=True)
+class PurityTrendChart:
+    trend: PurityTrend
+    svg: SafeString  # one standalone <svg>, every text in it escaped by the renderer
+
+
+def lot_purity_trend_chart(*, actor: User | AnonymousUser, lot: Lot) -> PurityTrendChart | None:
+    """The relative-purity trend of ``lot``'s product as a chart, or None (no product, or an actor
+    who may not see assessments). Two queries (``purity_trend``)."""
+    trend = purity_trend(actor=actor, lot=lot)
+    if trend is None:
+        return None
+    points = [
+        TrendPoint(
+            label=f"{point.lot_code} · {point.produced_on.isoformat()}" if point.produced_on else point.lot_code,
+            value=point.relative_purity_pct,
+            expanded_u=point.expanded_u_pct,
+            verdict=point.verdict,
+            current=point.is_current,
+        )
+        for point in trend.points
+    ]
+    svg = purity_trend_svg(title=f"Relative purity of {trend.product_code} lots", points=points, minimum=trend.spec_minimum)
+    return PurityTrendChart(trend=trend, svg=mark_safe(svg))  # noqa: S308 - built by the escaping renderer

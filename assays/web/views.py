@@ -20,9 +20,9 @@ from django_htmx.middleware import HtmxDetails
 from assays.errors import NotFoundError
 from assays.models import Lot
 from assays.roles import is_partner_user, is_staff_member
-from assays.selectors.assessments import assessment_rows, lot_assessment_latest
+from assays.selectors.assessments import assessment_rows, lot_assessment_latest, payable_rows, report_rows
 from assays.selectors.dashboard import dashboard_counts
-from assays.selectors.lot_detail import lot_detail
+from assays.selectors.lot_detail import lot_detail, lot_purity_trend_chart
 from assays.selectors.lot_search import lot_search
 from assays.selectors.qc_pages import lot_method_control
 from assays.web.forms import LotFilterForm
@@ -104,5 +104,9 @@ def lot_detail_page(request: HtmxHttpRequest, code: str) -> HttpResponse:
         "method_control": method_control,
         "assessment": assessment,
         "assessment_rows": assessment_rows(assessment) if assessment is not None else [],
+        # A report of analysis (feedstock): its payable composition instead of verdicts.
+        "payable_rows": payable_rows(assessment) if assessment is not None else [],
+        "report_rows": report_rows(assessment) if assessment is not None else [],
+        "purity_trend": lot_purity_trend_chart(actor=request.user, lot=detail.lot),
     }
     return render(request, "web/lots/detail.html", context)

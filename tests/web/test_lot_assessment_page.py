@@ -91,7 +91,7 @@ def test_staff_see_the_latest_assessment_with_rounded_values_limits_verdicts_and
     assert ce["lod"] is not None
     _, _, text, _, limit, verdict = line_row(shown, "CeO2")
     assert (text, limit, verdict) == (f"< LOD {float(ce['lod']):.2g}", "<= 20", "pass")
-    _, _, _, _, limit, verdict = line_row(shown, "relative_purity")
+    _, _, _, _, limit, verdict = line_row(shown, "Relative purity")
     assert (limit, verdict) == (">= 99.9", "pass")
 
 
