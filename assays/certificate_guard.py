@@ -4,7 +4,7 @@ From the moment a certificate has a stored, signed PDF (``pdf_sha256`` set) no c
 or admin action can change its number, revision, lot, assessment, signature, payload or file, or
 delete it; only its status may move on (issued → superseded or revoked, with the revocation's
 who, when and why written once). Services refuse the same earlier with a clear message; this is
-the last line. The SQL lives here only; migration 0011 installs it (see docs/certificates.md).
+the last line. The SQL lives here only; migration 0010 installs it (see docs/certificates.md).
 """
 
 from __future__ import annotations

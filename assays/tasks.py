@@ -10,6 +10,7 @@ from django.db import OperationalError
 from assays.services.assessment import lot_assess, lots_stale
 from assays.services.certificates import certificate_render, certificates_pending_render
 from assays.services.ops import worker_heartbeat_record
+from assays.services.reassessment import reassessment_chunk_run, reassessments_sweep
 from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
 
 
@@ -56,6 +57,28 @@ def assess_stale_lots() -> list[int]:
     for lot_id in stale:
         assess_lot.delay(lot_id)
     return stale
+
+
+@shared_task(
+    name="assays.tasks.reassess_lots",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def reassess_lots(reassessment_id: int, lot_ids: list[int]) -> None:
+    """One chunk of a product's reassessment (``assays.services.reassessment``): its lots assessed
+    in bulk and counted once. A redelivered message makes no new assessment and counts nothing."""
+    reassessment_chunk_run(reassessment_id=reassessment_id, lot_ids=lot_ids)
+
+
+@shared_task(name="assays.tasks.sweep_reassessments")
+def sweep_reassessments() -> list[int]:
+    """Beat runs this every few minutes: chunks of reassessments that stopped making progress (a
+    lost message, a killed worker) are enqueued again."""
+    return reassessments_sweep()
 
 
 @shared_task(

@@ -168,6 +168,7 @@ CELERY_BEAT_SCHEDULE = {
     # lost (broker down, worker killed) is found here and enqueued again.
     "sweep-pending-runs": {"task": "assays.tasks.sweep_pending_runs", "schedule": 300.0},
     "assess-stale-lots": {"task": "assays.tasks.assess_stale_lots", "schedule": 60.0},
+    "sweep-reassessments": {"task": "assays.tasks.sweep_reassessments", "schedule": 300.0},
     "render-pending-certificates": {"task": "assays.tasks.render_pending_certificates", "schedule": 60.0},
 }
 
@@ -176,6 +177,12 @@ CELERY_BEAT_SCHEDULE = {
 LIMS_QC_SWEEP_GRACE_SECONDS = float(_env("LIMS_QC_SWEEP_GRACE_SECONDS") or 300)
 # Control charts without a lab-set baseline period take their mean and s from their first points.
 LIMS_SPC_BASELINE_POINTS = int(_env("LIMS_SPC_BASELINE_POINTS") or 20)
+
+# --- Reassessment ---------------------------------------------------------------------------
+# Lots per worker message when a product's lots are reassessed (a specification changed).
+LIMS_REASSESS_CHUNK = int(_env("LIMS_REASSESS_CHUNK") or 200)
+# A reassessment with no chunk finished for this long has its unfinished chunks enqueued again.
+LIMS_REASSESS_SWEEP_GRACE_SECONDS = float(_env("LIMS_REASSESS_SWEEP_GRACE_SECONDS") or 600)
 
 # --- Certificates -----------------------------------------------------------------------------
 # The lab's signing key and certificate (PEM). `manage.py seed_demo` makes a self-signed pair at
@@ -260,6 +267,12 @@ SPECTACULAR_SETTINGS = {
         "LotStatusEnum": "assays.models.lots.LotStatus",
         "SampleStatusEnum": "assays.models.samples.SampleStatus",
         "RunStatusEnum": "assays.models.runs.RunStatus",
+        # A flag's kind and status appear in the flag list and the flag detail: one enum each.
+        "FlagKindEnum": "assays.models.assessments.FlagKind",
+        "FlagStatusEnum": "assays.models.assessments.FlagStatus",
+        # A certificate's kind and status (list, detail and the list's filters).
+        "CertificateKindEnum": "assays.models.certificates.CertificateKind",
+        "CertificateStatusEnum": "assays.models.certificates.CertificateStatus",
     },
 }
 

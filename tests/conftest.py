@@ -150,3 +150,29 @@ def partner_b_user(world: World) -> AbstractBaseUser:
 @pytest.fixture
 def anonymous() -> AnonymousUser:
     return AnonymousUser()
+
+
+# --- Certificate signing ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def signing_key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """A self-signed document-signing pair (key PEM, certificate PEM) on disk, made once per run:
+    generating an RSA key is the slow part."""
+    from assays.certificates.signing import generate_self_signed_pair
+
+    key_pem, cert_pem = generate_self_signed_pair(common_name="LIMS test signing", organisation="REO LIMS tests", days=30)
+    folder = tmp_path_factory.mktemp("signing")
+    key_file, cert_file = folder / "lab-key.pem", folder / "lab-cert.pem"
+    key_file.write_bytes(key_pem)
+    cert_file.write_bytes(cert_pem)
+    return key_file, cert_file
+
+
+@pytest.fixture
+def lab_signing(settings: Any, signing_key_files: tuple[Any, Any], tmp_path: Any) -> tuple[Any, Any]:
+    """Rendering works in this test: the settings point at the test pair, and stored PDFs land in
+    this test's own media folder."""
+    settings.LIMS_SIGNING_KEY_FILE, settings.LIMS_SIGNING_CERT_FILE = signing_key_files
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return signing_key_files

@@ -21,8 +21,9 @@ Choices, and why:
 
 from __future__ import annotations
 
+import functools
 import math
-import statistics
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -65,6 +66,50 @@ def _finite(number: object, *, what: str) -> float:
     return float(number)
 
 
+_SQRT_BITS = 2 * sys.float_info.mant_dig + 3
+
+
+def exact_stdev(numbers: Sequence[float]) -> float:
+    """The sample standard deviation of two or more finite floats, exactly as ``statistics.stdev``
+    computes it (the square root of the exact variance, correctly rounded), in integer arithmetic.
+
+    Every float is an integer over a power of two, so over their common denominator d the values
+    are integers N_i and s^2 = (n·ΣN_i² - (ΣN_i)²) / (n(n-1)·d²) exactly; the correctly rounded
+    square root is then unique, whatever the fraction's form. statistics.stdev reaches the same
+    number through Fraction objects, at many times the cost (a lot assessment takes one per line).
+    """
+    ratios = [float(number).as_integer_ratio() for number in numbers]
+    denominator = max(den for _, den in ratios)
+    scaled = [num * (denominator // den) for num, den in ratios]
+    n = len(scaled)
+    if n < 2:
+        raise LotStatisticsError("a standard deviation needs at least two sample values")
+    total = sum(scaled)
+    numerator = n * sum(value * value for value in scaled) - total * total
+    return _float_sqrt_of_fraction(numerator, n * (n - 1) * denominator * denominator)
+
+
+def _float_sqrt_of_fraction(n: int, m: int) -> float:
+    """√(n/m) correctly rounded (round-to-odd on 2·53+3 bits, then one rounding to a float): the
+    method of CPython's statistics module (bugs.python.org/msg407078)."""
+    q = (n.bit_length() - m.bit_length() - _SQRT_BITS) // 2
+    if q >= 0:
+        root = _isqrt_of_fraction_round_to_odd(n, m << 2 * q) << q
+        return root / 1
+    return _isqrt_of_fraction_round_to_odd(n << -2 * q, m) / (1 << -q)
+
+
+def _isqrt_of_fraction_round_to_odd(n: int, m: int) -> int:
+    root = math.isqrt(n // m)
+    return root | (root * root * m != n)
+
+
+@functools.lru_cache(maxsize=128)
+def _t_quantile(df: int) -> float:
+    """Student's t for the two-sided 95 % interval; cached, as scipy's ppf costs far more than the rest of a lot's statistics."""
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df=df))
+
+
 def lot_statistics(*, values: Sequence[float], u_measurement: float) -> LotStatistics:
     """Mean, sample standard deviation (ddof = 1), t-interval and u_lot of one lot's sample values.
 
@@ -93,11 +138,11 @@ def lot_statistics(*, values: Sequence[float], u_measurement: float) -> LotStati
             u_lot=u_meas,
             expanded_u=COVERAGE_FACTOR * u_meas,
         )
-    # statistics.stdev works in exact rational arithmetic: no cancellation for values such as
-    # 99.62, 99.63, 99.61 whose spread is 1e-4 of their size.
-    sd = statistics.stdev(numbers)
+    # Exact rational arithmetic, as statistics.stdev: no cancellation for values such as 99.62,
+    # 99.63, 99.61 whose spread is 1e-4 of their size.
+    sd = exact_stdev(numbers)
     standard_error = sd / math.sqrt(n)
-    half_width = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df=n - 1)) * standard_error
+    half_width = _t_quantile(n - 1) * standard_error
     u_lot = math.hypot(u_meas, standard_error)
     return LotStatistics(
         mean=mean,

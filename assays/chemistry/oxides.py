@@ -7,6 +7,7 @@ is the project's only source of factors and is tested against shared/domain/oxid
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,9 @@ class OxideFormula:
         return 1.0 / self.factor
 
 
+# Cached: an assessment asks for the same few formulas hundreds of thousands of times. A formula
+# that does not parse raises, and exceptions are not cached.
+@functools.lru_cache(maxsize=512)
 def parse_oxide(formula: str) -> OxideFormula:
     """Parse ``M_nO_m`` (``CeO2``, ``Pr6O11``, ``U3O8``) into its element and atom counts."""
     text = formula.strip()
@@ -57,6 +61,7 @@ def parse_oxide(formula: str) -> OxideFormula:
     return OxideFormula(formula=text, element=metal, metal_atoms=metal_atoms, oxygen_atoms=oxygen)
 
 
+@functools.lru_cache(maxsize=512)
 def oxide_factor(formula: str) -> float:
     return parse_oxide(formula).factor
 

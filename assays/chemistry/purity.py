@@ -52,7 +52,7 @@ from types import MappingProxyType
 
 from assays.chemistry.censoring import NO_LOD, OVER_RANGE, CensoredValue
 from assays.chemistry.elements import ELEMENTS, UnknownElementError
-from assays.chemistry.oxides import CONVENTIONAL_OXIDES, FormulaError, OxideFormula, parse_oxide
+from assays.chemistry.oxides import CONVENTIONAL_OXIDES, FormulaError, OxideFormula, oxide_factor, parse_oxide
 from assays.errors import DomainError
 
 MG_KG_PER_PERCENT = 10_000.0
@@ -84,6 +84,10 @@ _CENSORED_FRACTION: dict[Convention, float] = {Convention.LOWER: 0.0, Convention
 
 
 def _check_number(number: object, *, what: str, non_negative: bool = False) -> float:
+    # The common case first, with no isinstance chain: a finite float (a bulk assessment checks
+    # hundreds of thousands).
+    if type(number) is float and math.isfinite(number) and (number >= 0.0 or not non_negative):
+        return number
     # bool is an int: a True that slipped in is a bug, not a 1 mg/kg result.
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise CompositionError(f"{what} must be a number, not {number!r}")
@@ -113,12 +117,14 @@ class Result:
         if not isinstance(self.censored, bool):
             raise CompositionError(f"censored must be True or False, not {self.censored!r}")
         # A censored value is a limit, and a limit below zero means nothing.
+        # Each field is set again only when checking changed it (an int made a float).
         value = _check_number(self.value, what="a result value", non_negative=self.censored)
-        object.__setattr__(self, "value", value)
-        if self.lod is not None:
-            object.__setattr__(self, "lod", _check_number(self.lod, what="an LOD", non_negative=True))
-        if self.u is not None:
-            object.__setattr__(self, "u", _check_number(self.u, what="a standard uncertainty", non_negative=True))
+        if value is not self.value:
+            object.__setattr__(self, "value", value)
+        if self.lod is not None and (lod := _check_number(self.lod, what="an LOD", non_negative=True)) is not self.lod:
+            object.__setattr__(self, "lod", lod)
+        if self.u is not None and (u := _check_number(self.u, what="a standard uncertainty", non_negative=True)) is not self.u:
+            object.__setattr__(self, "u", u)
 
 
 def result_from_censored(censored_value: CensoredValue, *, u: float | None) -> Result:
@@ -156,7 +162,8 @@ def result_value(result: Result, *, convention: Convention) -> float:
 def result_uncertainty(result: Result, *, convention: Convention) -> float | None:
     """Standard uncertainty of ``result_value``: LOD/√12 for a censored result under every
     convention (see the module docstring), else the result's own u (None when unknown)."""
-    Convention(convention)  # a typo in a convention is an error here too, not only in the value
+    if type(convention) is not Convention:
+        Convention(convention)  # a typo in a convention is an error here too, not only in the value
     if result.censored:
         return result.value / SQRT_12
     return result.u
@@ -254,16 +261,27 @@ class _Oxides:
     u: dict[str, float | None]
 
 
+def _by_atomic_number(symbol: str) -> int:
+    return ELEMENTS[symbol].atomic_number
+
+
 def _oxides_of(composition: SampleComposition, symbols: Iterable[str], *, convention: Convention) -> _Oxides:
     values: dict[str, float] = {}
     uncertainties: dict[str, float | None] = {}
-    for symbol in sorted(symbols, key=lambda s: ELEMENTS[s].atomic_number):
-        result = composition.elements[symbol]
-        formula = composition.reporting_oxide(symbol)
-        factor = parse_oxide(formula).factor
-        values[formula] = factor * result_value(result, convention=convention)
-        u = result_uncertainty(result, convention=convention)
-        uncertainties[formula] = None if u is None else factor * u
+    # ``result_value`` and ``result_uncertainty`` written out: this loop runs for every element of
+    # every sample under every convention, so a bulk assessment spends its time here.
+    fraction = _CENSORED_FRACTION[Convention(convention)]
+    elements, oxides = composition.elements, composition.oxides
+    for symbol in sorted(symbols, key=_by_atomic_number):
+        result = elements[symbol]
+        formula = oxides[symbol]
+        factor = oxide_factor(formula)
+        if result.censored:
+            values[formula] = factor * (fraction * result.value)
+            uncertainties[formula] = factor * (result.value / SQRT_12)
+        else:
+            values[formula] = factor * max(result.value, 0.0)
+            uncertainties[formula] = None if result.u is None else factor * result.u
     return _Oxides(values, uncertainties)
 
 

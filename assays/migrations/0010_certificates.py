@@ -6,13 +6,13 @@ On SQLite, adding columns to the sample's and the certificate's event tables reb
 their append-only triggers with the old tables (docs/audit.md): the guard is reinstalled on them
 afterwards, and on the way back too."""
 
-import assays.models.certificates
 import django.db.models.deletion
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.conf import settings
 from django.db import migrations, models
 
+import assays.models.certificates
 
 REBUILT_GUARDED_TABLES = ("assays_sampleevent", "assays_certificateevent")
 

@@ -49,6 +49,7 @@ from assays.models.qc import (  # noqa: E402
     ResultAcceptance,
     RulePack,
 )
+from assays.models.reassessments import Reassessment, ReassessmentChunk, ReassessmentStatus  # noqa: E402
 from assays.models.reference import (  # noqa: E402
     Analyte,
     Element,
@@ -88,6 +89,7 @@ from assays.models.sites import Partner, PartnerKind, PartnerMembership, Site, S
 
 __all__ = [
     "HISTORY_TRACKED",
+    "NUMBER_PREFIX",
     "Acquisition",
     "Analyte",
     "AssessmentStatus",
@@ -100,10 +102,6 @@ __all__ = [
     "CertificateCounter",
     "CertificateKind",
     "CertificateStatus",
-    "LabProfile",
-    "NUMBER_PREFIX",
-    "SignatureMeaning",
-    "TotpDevice",
     "CertifiedValue",
     "ChannelRole",
     "ControlBaseline",
@@ -117,6 +115,7 @@ __all__ = [
     "FlagStatus",
     "Instrument",
     "InternalStandardReading",
+    "LabProfile",
     "LabelMatchKind",
     "Lot",
     "LotAllocation",
@@ -143,6 +142,9 @@ __all__ = [
     "QcStandardValue",
     "QcWaiver",
     "Qualifier",
+    "Reassessment",
+    "ReassessmentChunk",
+    "ReassessmentStatus",
     "ReferenceMaterial",
     "ResultAcceptance",
     "RulePack",
@@ -151,6 +153,7 @@ __all__ = [
     "Sample",
     "SampleStatus",
     "SampleType",
+    "SignatureMeaning",
     "Site",
     "SiteMembership",
     "SpecComparison",
@@ -162,5 +165,6 @@ __all__ = [
     "SpecificationLine",
     "SpecificationStatus",
     "Technique",
+    "TotpDevice",
     "WorkerHeartbeat",
 ]

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assays.chemistry.provenance import Edge, FeedstockShare, feedstock_shares, recycled_content
-from assays.chemistry.rounding import format_decimal, round_with_uncertainty
+from assays.chemistry.rounding import format_decimal, round_half_even, round_with_uncertainty
 from assays.models import (
     AssessmentStatus,
     Certificate,
@@ -80,6 +80,9 @@ def verification_url(token: str) -> str:
 def _percent(value: float | None, uncertainty: float | None = None) -> str:
     if value is None:
         return "—"
+    if uncertainty is None:
+        # No uncertainty to set the place by: two decimals of a percent, as the payable table shows.
+        return f"{format_decimal(round_half_even(value, places=2))} %"
     shown, u = round_with_uncertainty(value=value, expanded_uncertainty=uncertainty)
     return f"{format_decimal(shown)} ± {format_decimal(u)} %" if u is not None else f"{format_decimal(shown)} %"
 
@@ -188,6 +191,9 @@ def _provenance(lot: Lot, profile: LabProfile) -> dict[str, Any]:
         frontier = {a for a, _, _ in level} - seen
         seen |= frontier
     shares = feedstock_shares(lot=str(lot.pk), edges=edges)
+    if not shares and lot.kind == LotKind.FEEDSTOCK:
+        # A feedstock lot is its own source: its supplier and country of collection are its provenance.
+        shares = {str(lot.pk): 1.0}
     roots = Lot.objects.filter(pk__in=[int(pk) for pk in shares]).select_related("supplier").order_by("code")
     latest = _latest_treo({root.pk for root in roots})
     feedstocks = []
@@ -199,7 +205,7 @@ def _provenance(lot: Lot, profile: LabProfile) -> dict[str, Any]:
         feedstocks.append(
             {
                 "lot": root.code,
-                "share_percent": format_decimal(round_with_uncertainty(value=100 * share, expanded_uncertainty=None)[0]),
+                "share_percent": format_decimal(round_half_even(100 * share, places=1)),
                 "type": root.get_feedstock_type_display() if root.feedstock_type else root.get_kind_display(),
                 "supplier": root.supplier.name if root.supplier else "—",
                 "supplier_country": root.supplier.country if root.supplier else "",
@@ -215,7 +221,7 @@ def _provenance(lot: Lot, profile: LabProfile) -> dict[str, Any]:
         "country_of_separation": lot.country_of_separation or "not stated",
         "country_of_oxide_production": lot.country_of_oxide_production or "not stated",
         "recycled_content": (
-            f"{format_decimal(round_with_uncertainty(value=recycled.percent, expanded_uncertainty=None)[0])} % ({recycled.note})"
+            f"{format_decimal(round_half_even(recycled.percent, places=1))} % ({recycled.note})"
             if recycled.percent is not None
             else f"not determinable ({recycled.note})"
         ),

@@ -7,11 +7,22 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from assays.models import Certificate, CertificateStatus, Lot
+from assays.models import (
+    AssessmentStatus,
+    Certificate,
+    CertificateBatch,
+    CertificateStatus,
+    Flag,
+    FlagStatus,
+    Lot,
+    LotAssessment,
+    LotKind,
+    LotStatus,
+)
 from assays.permissions import READ_LOTS, can_any
-from assays.roles import is_partner_user
+from assays.roles import is_cross_site, is_partner_user
 from assays.selectors.scoping import lot_visibility
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
@@ -48,9 +59,7 @@ def certificate_for_verification(*, token: str) -> VerificationView | None:
     if not TOKEN_PATTERN.fullmatch(token):
         return None
     certificate = (
-        Certificate.objects.filter(verification_token=token)
-        .select_related("lot", "lot__product", "issuing_site", "customer")
-        .first()
+        Certificate.objects.filter(verification_token=token).select_related("lot", "lot__product", "issuing_site", "customer").first()
     )
     if certificate is None:
         return None
@@ -64,3 +73,46 @@ def certificate_for_verification(*, token: str) -> VerificationView | None:
     if certificate.status == CertificateStatus.RENDERING:
         return VerificationView(certificate, "pending", "Signed; the document is being produced", successor)
     return VerificationView(certificate, "valid", "Valid: issued and neither superseded nor revoked", successor)
+
+
+# --- Bulk issuance -----------------------------------------------------------------------------------
+
+# Rendering or issued: a lot with one of these is already certified (amend it instead).
+_LIVE = (CertificateStatus.RENDERING, CertificateStatus.ISSUED)
+
+
+def certificate_eligible_lots(*, actor: User | AnonymousUser) -> QuerySet[Lot]:
+    """Lots of the actor's sites that bulk issuance may certify, longest waiting first: assessed (or
+    released), a latest assessment that is conforming (no verdict for a feedstock lot's report) and
+    not stale, no unresolved flag, no live certificate. The service checks each again as it signs;
+    this is the list QA chooses from."""
+    if not can_any(actor, READ_LOTS) or is_partner_user(actor):
+        return Lot.objects.none()
+    latest = LotAssessment.objects.filter(lot=OuterRef("pk")).order_by("-assessed_at", "-id")
+    return (
+        Lot.objects.filter(lot_visibility(actor=actor))
+        .filter(status__in=(LotStatus.ASSESSED, LotStatus.RELEASED), assessment_stale_since__isnull=True)
+        .annotate(
+            latest_assessment_status=Subquery(latest.values("status")[:1]),
+            latest_assessed_at=Subquery(latest.values("assessed_at")[:1]),
+        )
+        .filter(
+            Q(kind=LotKind.FEEDSTOCK, latest_assessment_status=AssessmentStatus.NO_VERDICT)
+            | (~Q(kind=LotKind.FEEDSTOCK) & Q(latest_assessment_status=AssessmentStatus.CONFORMING))
+        )
+        .exclude(Exists(Certificate.objects.filter(lot=OuterRef("pk"), status__in=_LIVE)))
+        .exclude(Exists(Flag.objects.filter(lot=OuterRef("pk"), status__in=(FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED))))
+        .select_related("site", "product")
+        .order_by("latest_assessed_at", "code")
+    )
+
+
+def certificate_batch_get(*, actor: User | AnonymousUser, pk: int) -> CertificateBatch | None:
+    """A bulk issuance, for the one who asked for it and for cross-site staff (QA managers, lab
+    admins); None for anyone else. Its certificates are listed through ``certificate_list``."""
+    if not can_any(actor, READ_LOTS) or is_partner_user(actor):
+        return None
+    batches = CertificateBatch.objects.select_related("requested_by")
+    if not is_cross_site(actor):
+        batches = batches.filter(requested_by_id=actor.pk)
+    return batches.filter(pk=pk).first()

@@ -24,14 +24,17 @@ import hashlib
 import json
 import math
 from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import JSONField, OuterRef, Q, Subquery
 from django.utils import timezone
+from psycopg import sql
 
 from assays.chemistry import assessment as core
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
@@ -39,9 +42,11 @@ from assays.errors import NotFoundError
 from assays.importers.analytes import LOI, NAMED_ANALYTES
 from assays.lifecycle import check_transition
 from assays.models import (
+    Analyte,
     AssessmentStatus,
     AuditAction,
     Basis,
+    CertificateStatus,
     ChannelRole,
     Flag,
     FlagKind,
@@ -50,14 +55,17 @@ from assays.models import (
     LotAssessment,
     LotKind,
     LotStatus,
+    Method,
     MethodChannel,
     Qualifier,
     ResultAcceptance,
+    Sample,
     Specification,
     SpecificationStatus,
 )
 from assays.roles import Role
-from assays.services.audit import audit_record, audited_context, snapshot
+from assays.services.audit import AuditChange, audit_record_many, audited_context, snapshot
+from assays.services.runs import _cyclic_gc_paused
 
 _MG_KG_PER = {"mg/kg": 1.0, "µg/g": 1.0, "%": 10_000.0, "g/kg": 1_000.0, "µg/kg": 0.001}
 # A feedstock lot is judged by its chemistry's report-only specification (payable content).
@@ -76,59 +84,118 @@ class LotResults:
     notes: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class LotsAssessed:
+    """What ``lots_assess`` did with the lots it was given."""
+
+    # Lots that exist among those asked for (a lot deleted meanwhile is skipped).
+    found: int
+    # Lots given a new assessment (their inputs changed), in id order.
+    changed: list[int]
+    # Lots without a specification to be judged by: nothing to assess.
+    unjudged: list[int]
+    # Every judged lot's current assessment: the new one, or the unchanged latest.
+    current: dict[int, int]
+    # The new assessments, by lot.
+    created: dict[int, LotAssessment]
+
+
 def specification_for(lot: Lot) -> Specification | None:
     """The active specification a lot is judged by: its product's, or for a feedstock lot its
     chemistry's report-only one."""
-    if lot.product_id is not None:
-        return Specification.objects.filter(product_id=lot.product_id, status=SpecificationStatus.ACTIVE).first()
-    code = FEEDSTOCK_PRODUCTS.get(lot.magnet_chemistry)
-    if lot.kind == LotKind.FEEDSTOCK and code:
-        return Specification.objects.filter(product__code=code, status=SpecificationStatus.ACTIVE).first()
-    return None
+    return specifications_for([lot]).get(lot.pk)
+
+
+def _feedstock_code(lot: Lot) -> str | None:
+    return FEEDSTOCK_PRODUCTS.get(lot.magnet_chemistry) if lot.product_id is None and lot.kind == LotKind.FEEDSTOCK else None
+
+
+def specifications_for(lots: Sequence[Lot]) -> dict[int, Specification]:
+    """``specification_for`` of many lots in one query: lot id -> its active specification (lots
+    with none are left out)."""
+    product_ids = {lot.product_id for lot in lots if lot.product_id is not None}
+    feedstock_codes = {code for lot in lots if (code := _feedstock_code(lot))}
+    if not product_ids and not feedstock_codes:
+        return {}
+    active = Specification.objects.filter(status=SpecificationStatus.ACTIVE).filter(
+        Q(product_id__in=product_ids) | Q(product__code__in=feedstock_codes)
+    )
+    by_product: dict[int, Specification] = {}
+    by_code: dict[str, Specification] = {}
+    for spec in active.select_related("product"):
+        by_product[spec.product_id] = spec
+        by_code[spec.product.code] = spec
+    found: dict[int, Specification] = {}
+    for lot in lots:
+        code = _feedstock_code(lot)
+        match = by_product.get(lot.product_id) if lot.product_id is not None else (by_code.get(code) if code else None)
+        if match is not None:
+            found[lot.pk] = match
+    return found
 
 
 def lot_results(*, lot: Lot) -> LotResults:
     """Each sample's latest accepted results, as the pure assessment takes them."""
-    rows = (
+    return lots_results(lot_ids=[lot.pk])[lot.pk]
+
+
+def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
+    """``lot_results`` of many lots: one query for all their accepted results, and small ones for
+    the samples, analytes, methods and channels those name. Every lot asked for has an entry (no
+    results: no samples)."""
+    wanted = list(lot_ids)
+    # Narrow rows of ids and numbers, sorted by the database: the names they point to are read
+    # once each below, not once per result.
+    rows = list(
         ResultAcceptance.objects.filter(
             state="accepted",
             evaluation__is_current=True,
-            measurement__acquisition__sample__lot=lot,
+            measurement__acquisition__sample__lot_id__in=wanted,
             measurement__acquisition__qc_role="",
         )
+        # Oldest first, so that a later accepted result of the same element supersedes.
         .order_by("measurement__acquisition__run__imported_at", "measurement__acquisition__run_id", "measurement__acquisition__sequence")
         .values_list(
             "measurement_id",
-            "measurement__acquisition__sample__code",
+            "measurement__acquisition__sample_id",
             "measurement__acquisition__run__method_id",
             "measurement__analyte_id",
-            "measurement__analyte__element__symbol",
-            "measurement__analyte__name",
             "measurement__value",
             "measurement__qualifier",
             "measurement__unit",
             "measurement__basis",
             "measurement__lod",
-            "measurement__acquisition__run__method__is_manual",
         )
     )
-    channels = {
-        (channel.method_id, channel.analyte_id): channel
-        for channel in MethodChannel.objects.filter(method__runs__acquisitions__sample__lot=lot).distinct()
+    samples = {pk: (code, lot_id) for pk, code, lot_id in Sample.objects.filter(lot_id__in=wanted).values_list("pk", "code", "lot_id")}
+    method_ids = {row[2] for row in rows}
+    manual = dict(Method.objects.filter(pk__in=method_ids).values_list("pk", "is_manual"))
+    # An analyte's key: its element's symbol, or its name (LOI, an anion).
+    keys = {
+        pk: (symbol or name, bool(symbol))
+        for pk, symbol, name in Analyte.objects.filter(pk__in={row[3] for row in rows}).values_list("pk", "element__symbol", "name")
     }
-    latest: dict[tuple[str, str], tuple[int, Result]] = {}
-    notes: list[str] = []
-    for pk, sample, method_id, analyte_id, symbol, name, value, qualifier, unit, basis, lod, manual in rows:
-        channel = channels.get((method_id, analyte_id))
-        key = symbol or name
+    channels: dict[tuple[int, int], tuple[str, float, float]] = {}
+    for method_id, analyte_id, role, a, b in MethodChannel.objects.filter(method_id__in=method_ids).values_list(
+        "method_id", "analyte_id", "role", "uncertainty_a", "uncertainty_b"
+    ):
+        model_uncertainty(value=0.0, a=a, b=b)  # a model that cannot be used fails here, once, not per result
+        channels[(method_id, analyte_id)] = (role, a, b)
+    latest: dict[int, dict[tuple[str, str], tuple[int, Result]]] = defaultdict(dict)
+    notes: dict[int, list[str]] = defaultdict(list)
+    hypot = math.hypot
+    for pk, sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod in rows:
+        key, is_element = keys[analyte_id]
         if not key:
             continue
-        if symbol and not manual and (channel is None or channel.role != ChannelRole.REPORTING):
+        channel = channels.get((method_id, analyte_id))
+        if is_element and not manual[method_id] and (channel is None or channel[0] != ChannelRole.REPORTING):
             # Confirmatory isotopes and channels outside the method never feed a lot value; a
             # result typed in (an outside laboratory's report) has no channel and counts as given.
             continue
+        sample, lot_id = samples[sample_id]
         if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
-            notes.append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
+            notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue
         # Into mg/kg of the solid; LOI stays in %.
         scale = _MG_KG_PER[unit] / (_MG_KG_PER["%"] if key == LOI else 1.0)
@@ -137,9 +204,14 @@ def lot_results(*, lot: Lot) -> LotResults:
         limit = lod * scale if lod is not None else None
         u = None
         if channel is not None and not censored and key != LOI:
-            u = model_uncertainty(value=amount, a=channel.uncertainty_a, b=channel.uncertainty_b)
-        # Rows come oldest first: a later accepted result of the same element supersedes.
-        latest[(sample, key)] = (pk, Result(amount, censored=censored, lod=limit, u=u))
+            # model_uncertainty's formula; its checks ran once for the channel above, and Result
+            # checks the amount.
+            u = hypot(channel[1], channel[2] * amount)
+        latest[lot_id][(sample, key)] = (pk, Result(amount, censored=censored, lod=limit, u=u))
+    return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
+
+
+def _lot_results(latest: Mapping[tuple[str, str], tuple[int, Result]], notes: list[str]) -> LotResults:
     by_sample: dict[str, dict[str, tuple[int, Result]]] = defaultdict(dict)
     for (sample, key), entry in latest.items():
         by_sample[sample][key] = entry
@@ -254,37 +326,108 @@ def _summary(outcome: core.LotOutcome) -> dict[str, Any]:
     return summary
 
 
-@transaction.atomic
 def lot_assess(*, lot_id: int, actor: User | None = None, reason: str = "") -> LotAssessment | None:
     """Assess lot ``lot_id`` now; the new assessment, the unchanged latest one, or None when the
     lot has no specification to be judged by (nothing to assess) or no longer exists."""
-    # Locks the lot row only: its product is a nullable join, which FOR UPDATE may not reach.
-    lot = Lot.objects.select_for_update(of=("self",)).filter(pk=lot_id).select_related("product").first()
-    if lot is None:
-        return None
-    spec = specification_for(lot)
-    if spec is None:
-        # Nothing to judge by; a specification loaded later reassesses its product's lots.
-        _clear_stale(lot, actor=actor)
-        return None
-    results = lot_results(lot=lot)
-    fingerprint = _fingerprint(spec, results)
-    latest = LotAssessment.objects.filter(lot=lot).order_by("-assessed_at", "-id").first()
-    if latest is not None and latest.inputs_fingerprint == fingerprint:
-        _clear_stale(lot, actor=actor)
-        return latest
-    outcome = core.assess_lot(samples=results.samples, spec=_spec_input(spec))
-    certified = LotAssessment.objects.filter(lot=lot, is_frozen=True).order_by("-assessed_at").first()
-    summary = _summary(outcome)
-    differs = certified is not None and (certified.status != outcome.status.value or certified.summary != summary)
+    done = lots_assess(lot_ids=[lot_id], actor=actor, reason=reason)
+    created = done.created.get(lot_id)
+    if created is not None:
+        return created
+    current = done.current.get(lot_id)
+    return LotAssessment.objects.get(pk=current) if current is not None else None
+
+
+@transaction.atomic
+def lots_assess(*, lot_ids: Collection[int], actor: User | None = None, reason: str = "") -> LotsAssessed:
+    """Assess many lots in one transaction, as ``lot_assess`` does each: the same results, the same
+    fingerprint, the same assessment, flags and lot states, with bulk reads and writes.
+
+    The lots are locked in id order (as every writer of lots locks them), so a ``lot_assess`` of
+    one of them meanwhile waits and then finds its fingerprint unchanged. Idempotent: lots whose
+    inputs have not changed get no new assessment.
+    """
+    ids = sorted(set(lot_ids))
+    if not ids:
+        return LotsAssessed(found=0, changed=[], unjudged=[], current={}, created={})
+    # As for an import: a chunk makes a few hundred thousand objects that live until it ends, which
+    # the cyclic collector would traverse again and again for nothing (half the chunk's CPU time).
+    with _cyclic_gc_paused():
+        return _lots_assess(ids, actor=actor, reason=reason)
+
+
+def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAssessed:
+    # Locks the lot rows only: a lot's product is a nullable join, which FOR UPDATE may not reach.
+    lots = list(Lot.objects.select_for_update(of=("self",)).filter(pk__in=ids).select_related("product").order_by("pk"))
     why = reason or "assessment of the lot's accepted results"
-    with audited_context(actor=actor, reason=why, lot=lot.pk):
-        assessment = LotAssessment.objects.create(
+    extra: dict[str, Any] = {"lot": ids[0]} if len(ids) == 1 else {"lots": len(lots)}
+    with audited_context(actor=actor, reason=why, **extra):
+        specs = specifications_for(lots)
+        judged = [lot for lot in lots if lot.pk in specs]
+        results = lots_results(lot_ids=[lot.pk for lot in judged])
+        # Read after the locks are held: a concurrent assessment of one of these lots has committed.
+        latest = _latest_assessments([lot.pk for lot in judged])
+        current: dict[int, int] = {}
+        todo: list[tuple[Lot, Specification, LotResults, str]] = []
+        for lot in judged:
+            spec = specs[lot.pk]
+            fingerprint = _fingerprint(spec, results[lot.pk])
+            newest = latest.get(lot.pk)
+            if newest is not None and newest[1] == fingerprint:
+                current[lot.pk] = newest[0]
+            else:
+                todo.append((lot, spec, results[lot.pk], fingerprint))
+        created = _store_assessments(todo, actor=actor, why=why)
+        current.update({lot_id: assessment.pk for lot_id, assessment in created.items()})
+        _follow_many(lots, created=created, actor=actor)
+        # Nothing to judge by, or judged now: either way no longer waiting (a specification loaded
+        # later reassesses its product's lots).
+        _clear_stale_many(lots, actor=actor)
+    return LotsAssessed(
+        found=len(lots),
+        changed=sorted(created),
+        unjudged=[lot.pk for lot in lots if lot.pk not in specs],
+        current=current,
+        created=created,
+    )
+
+
+def _latest_assessments(lot_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Lot id -> (id, fingerprint) of its newest assessment, in one query."""
+    if not lot_ids:
+        return {}
+    newest = LotAssessment.objects.filter(lot=OuterRef("pk")).order_by("-assessed_at", "-id")
+    rows = (
+        Lot.objects.filter(pk__in=lot_ids)
+        .annotate(newest_id=Subquery(newest.values("pk")[:1]), newest_fingerprint=Subquery(newest.values("inputs_fingerprint")[:1]))
+        .filter(newest_id__isnull=False)
+        .values_list("pk", "newest_id", "newest_fingerprint")
+    )
+    return {lot_id: (assessment_id, fingerprint) for lot_id, assessment_id, fingerprint in rows}
+
+
+def _store_assessments(todo: list[tuple[Lot, Specification, LotResults, str]], *, actor: User | None, why: str) -> dict[int, LotAssessment]:
+    """The new assessments in one write, with their audit events in another."""
+    if not todo:
+        return {}
+    certified = _certified([lot.pk for lot, *_ in todo])
+    spec_inputs: dict[int, core.Specification] = {}
+    assessments: list[LotAssessment] = []
+    events: list[AuditChange] = []
+    now = timezone.now()
+    for lot, spec, results, fingerprint in todo:
+        spec_input = spec_inputs.get(spec.pk)
+        if spec_input is None:
+            spec_input = spec_inputs[spec.pk] = _spec_input(spec)
+        outcome = core.assess_lot(samples=results.samples, spec=spec_input)
+        summary = _summary(outcome)
+        frozen = certified.get(lot.pk)
+        differs = frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary)
+        assessment = LotAssessment(
             lot=lot,
             specification=spec,
             status=outcome.status.value,
             inputs_fingerprint=fingerprint,
-            assessed_at=timezone.now(),
+            assessed_at=now,
             n_samples=outcome.n_samples,
             outcome=_outcome_json(outcome),
             summary=summary,
@@ -292,73 +435,190 @@ def lot_assess(*, lot_id: int, actor: User | None = None, reason: str = "") -> L
             differs_from_certified=differs,
             assessed_by=actor,
         )
-        audit_record(
-            actor=actor,
-            action=AuditAction.CREATE,
-            instance=assessment,
-            reason=why,
-            after={"status": assessment.status, "spec": str(spec), "n_samples": outcome.n_samples, "summary": summary},
+        # Whether the lot has a certified assessment: its state is then left alone (``_follow``).
+        assessment._lims_certified = frozen is not None  # type: ignore[attr-defined]
+        assessments.append(assessment)
+    _insert_assessments(assessments)
+    for assessment in assessments:
+        events.append(
+            AuditChange(
+                assessment,
+                after={
+                    "status": assessment.status,
+                    "spec": str(assessment.specification),
+                    "n_samples": assessment.n_samples,
+                    "summary": assessment.summary,
+                },
+            )
         )
-        _follow(lot, assessment=assessment, actor=actor, certified=certified is not None)
-        _clear_stale(lot, actor=actor)
-    return assessment
+    audit_record_many(actor=actor, action=AuditAction.CREATE, changes=events, reason=why)
+    return {assessment.lot_id: assessment for assessment in assessments}
 
 
-def _clear_stale(lot: Lot, *, actor: User | None) -> None:
-    if lot.assessment_stale_since is None:
+def _insert_assessments(assessments: list[LotAssessment]) -> None:
+    """The new assessments in one statement: COPY on PostgreSQL, with ids drawn from the sequence
+    first (an assessment's outcome is a few kilobytes of JSON, which the ORM's array-based bulk
+    insert escapes character by character, several times the cost of the rest of the write);
+    bulk_create elsewhere. The row triggers (append-only guard, row history) fire for COPY as for
+    INSERT."""
+    if connection.vendor != "postgresql":
+        LotAssessment.objects.bulk_create(assessments)
         return
-    before = snapshot(lot, fields=["assessment_stale_since"])
-    lot.assessment_stale_since = None
-    lot.save(update_fields=["assessment_stale_since"])
-    audit_record(
-        actor=actor, action=AuditAction.UPDATE, instance=lot, reason="assessed", before=before, after={"assessment_stale_since": None}
+    meta = LotAssessment._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+        table=sql.Identifier(meta.db_table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
     )
+    json_fields = {field.attname for field in fields if isinstance(field, JSONField)}
+    with connection.cursor() as cursor:
+        # Not a plain SELECT, which pghistory leaves alone: through Django's cursor this statement
+        # carries pghistory's context (who, why) into the transaction, where the COPY's row
+        # triggers record it with each assessment.
+        cursor.execute(
+            "WITH ids AS (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)) SELECT id FROM ids",
+            [meta.db_table, meta.pk.column, len(assessments)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(statement) as copy:
+            for pk, assessment in zip(ids, assessments, strict=True):
+                assessment.pk = pk
+                copy.write_row(
+                    (
+                        pk,
+                        *(
+                            json.dumps(getattr(assessment, name)) if name in json_fields else getattr(assessment, name)
+                            for name in (field.attname for field in fields)
+                        ),
+                    )
+                )
+    for assessment in assessments:
+        assessment._state.adding = False
+        assessment._state.db = connection.alias
 
 
-def _follow(lot: Lot, *, assessment: LotAssessment, actor: User | None, certified: bool) -> None:
-    """Flags, lot state and QA's e-mail after a new assessment."""
-    if certified or lot.status == LotStatus.RELEASED:
-        if assessment.differs_from_certified:
-            _raise_flag(lot, FlagKind.DIFFERS_FROM_CERTIFIED, assessment=assessment, actor=actor)
-        return
-    status = AssessmentStatus(assessment.status)
-    if status in (AssessmentStatus.CONFORMING, AssessmentStatus.NO_VERDICT):
-        if lot.status == LotStatus.OPEN:
-            _transition(lot, LotStatus.ASSESSED, actor=actor, reason=f"assessment {assessment.pk}: {status.label}")
-        return
-    kind = _FLAG_OF_STATUS[status]
-    _raise_flag(lot, kind, assessment=assessment, actor=actor)
-    if lot.status in (LotStatus.OPEN, LotStatus.ASSESSED):
-        _transition(lot, LotStatus.ON_HOLD, actor=actor, reason=f"assessment {assessment.pk}: {status.label}")
+def _certified(lot_ids: list[int]) -> dict[int, tuple[str, Any]]:
+    """Lot id -> (status, summary) of its newest certified assessment: frozen, with a certificate
+    still live (a revoked or superseded-only one no longer speaks for the lot)."""
+    found: dict[int, tuple[str, Any]] = {}
+    frozen = (
+        LotAssessment.objects.filter(
+            lot_id__in=lot_ids, is_frozen=True, certificates__status__in=(CertificateStatus.RENDERING, CertificateStatus.ISSUED)
+        )
+        .distinct()
+        .order_by("lot_id", "-assessed_at", "-id")
+    )
+    for lot_id, status, summary in frozen.values_list("lot_id", "status", "summary"):
+        found.setdefault(lot_id, (status, summary))
+    return found
 
 
-def _transition(lot: Lot, to: LotStatus, *, actor: User | None, reason: str) -> None:
-    check_transition(current=lot.status, requested=to.value)
-    before = snapshot(lot, fields=["status"])
-    lot.status = to
-    lot.save(update_fields=["status"])
-    audit_record(actor=actor, action=AuditAction.TRANSITION, instance=lot, reason=reason, before=before, after={"status": to.value})
+def _follow_many(lots: list[Lot], *, created: Mapping[int, LotAssessment], actor: User | None) -> None:
+    """Flags, lot states and QA's e-mail after new assessments (``_follow`` for each lot), with the
+    state changes written in one UPDATE per target state."""
+    moves: dict[LotStatus, list[tuple[Lot, str]]] = defaultdict(list)
+    flags: list[tuple[Lot, FlagKind, LotAssessment]] = []
+    for lot in lots:
+        assessment = created.get(lot.pk)
+        if assessment is None:
+            continue
+        certified = bool(getattr(assessment, "_lims_certified", False))
+        if certified or lot.status == LotStatus.RELEASED:
+            if assessment.differs_from_certified:
+                flags.append((lot, FlagKind.DIFFERS_FROM_CERTIFIED, assessment))
+            continue
+        status = AssessmentStatus(assessment.status)
+        why = f"assessment {assessment.pk}: {status.label}"
+        if status in (AssessmentStatus.CONFORMING, AssessmentStatus.NO_VERDICT):
+            if lot.status == LotStatus.OPEN:
+                moves[LotStatus.ASSESSED].append((lot, why))
+            continue
+        flags.append((lot, _FLAG_OF_STATUS[status], assessment))
+        if lot.status in (LotStatus.OPEN, LotStatus.ASSESSED):
+            moves[LotStatus.ON_HOLD].append((lot, why))
+    for target, moving in moves.items():
+        _transition_many(moving, to=target, actor=actor)
+    _raise_flags(flags, actor=actor)
 
 
-def _raise_flag(lot: Lot, kind: FlagKind, *, assessment: LotAssessment, actor: User | None) -> Flag:
+def _transition_many(moving: list[tuple[Lot, str]], *, to: LotStatus, actor: User | None) -> None:
+    changes = []
+    for lot, why in moving:
+        check_transition(current=lot.status, requested=to.value)
+        changes.append(AuditChange(lot, before={"status": lot.status}, after={"status": to.value}, reason=why))
+        lot.status = to
+    Lot.objects.filter(pk__in=[lot.pk for lot, _ in moving]).update(status=to)
+    audit_record_many(actor=actor, action=AuditAction.TRANSITION, changes=changes)
+
+
+def _flag_details(assessment: LotAssessment) -> dict[str, Any]:
     failing = [line for line in assessment.outcome.get("lines", []) if line.get("verdict") not in (None, "pass")]
-    details = {
+    return {
         "assessment": assessment.pk,
         "status": assessment.status,
         "lines": [{k: line[k] for k in ("label", "judged_value", "minimum", "maximum", "unit", "verdict", "reason")} for line in failing],
         "missing": assessment.outcome.get("missing", {}),
     }
-    flag = Flag.objects.filter(lot=lot, kind=kind, status=FlagStatus.OPEN).first()
-    if flag is not None:
-        before = snapshot(flag, fields=["details"])
-        flag.details = details
-        flag.save(update_fields=["details"])
-        audit_record(actor=actor, action=AuditAction.UPDATE, instance=flag, reason="assessed again", before=before, after=details)
-        return flag
-    flag = Flag.objects.create(kind=kind, lot=lot, details=details, raised_at=timezone.now(), raised_by=actor)
-    audit_record(actor=actor, action=AuditAction.CREATE, instance=flag, reason=f"lot {lot.code}: {assessment.status}", after=details)
-    transaction.on_commit(lambda: _email_qa(lot_id=lot.pk, flag_id=flag.pk))
-    return flag
+
+
+def _raise_flags(wanted: list[tuple[Lot, FlagKind, LotAssessment]], *, actor: User | None) -> None:
+    """A flag of each kind on each lot: the open one's details brought up to date, else a new one
+    (and QA e-mailed once this commits)."""
+    if not wanted:
+        return
+    candidates = Flag.objects.filter(
+        lot_id__in={lot.pk for lot, _, _ in wanted}, kind__in={kind for _, kind, _ in wanted}, status=FlagStatus.OPEN
+    ).order_by("raised_at", "id")
+    # Oldest first, so that the newest open flag of a kind is the one brought up to date.
+    open_flags = {(flag.lot_id, flag.kind): flag for flag in candidates}
+    updated: list[Flag] = []
+    updates: list[AuditChange] = []
+    new: list[Flag] = []
+    news: list[tuple[Lot, LotAssessment]] = []
+    now = timezone.now()
+    for lot, kind, assessment in wanted:
+        details = _flag_details(assessment)
+        flag = open_flags.get((lot.pk, kind))
+        if flag is not None:
+            updates.append(AuditChange(flag, before={"details": flag.details}, after=details, reason="assessed again"))
+            flag.details = details
+            updated.append(flag)
+            continue
+        new.append(Flag(kind=kind, lot=lot, details=details, raised_at=now, raised_by=actor))
+        news.append((lot, assessment))
+    if updated:
+        Flag.objects.bulk_update(updated, ["details"])
+        audit_record_many(actor=actor, action=AuditAction.UPDATE, changes=updates)
+    if new:
+        Flag.objects.bulk_create(new)
+        audit_record_many(
+            actor=actor,
+            action=AuditAction.CREATE,
+            changes=[
+                AuditChange(flag, after=flag.details, reason=f"lot {lot.code}: {assessment.status}")
+                for flag, (lot, assessment) in zip(new, news, strict=True)
+            ],
+        )
+        pairs = [(lot.pk, flag.pk) for flag, (lot, _) in zip(new, news, strict=True)]
+        transaction.on_commit(lambda: _email_qa_many(pairs))
+
+
+def _clear_stale_many(lots: list[Lot], *, actor: User | None) -> None:
+    stale = [lot for lot in lots if lot.assessment_stale_since is not None]
+    if not stale:
+        return
+    changes = [
+        AuditChange(lot, before=snapshot(lot, fields=["assessment_stale_since"]), after={"assessment_stale_since": None}) for lot in stale
+    ]
+    Lot.objects.filter(pk__in=[lot.pk for lot in stale]).update(assessment_stale_since=None)
+    for lot in stale:
+        lot.assessment_stale_since = None
+    audit_record_many(actor=actor, action=AuditAction.UPDATE, changes=changes, reason="assessed")
+
+
+def _email_qa_many(pairs: list[tuple[int, int]]) -> None:
+    for lot_id, flag_id in pairs:
+        _email_qa(lot_id=lot_id, flag_id=flag_id)
 
 
 def _email_qa(*, lot_id: int, flag_id: int) -> None:

@@ -91,11 +91,13 @@ def audited_context(*, actor: User | None, reason: str = "", **extra: Any) -> An
 
 @dataclass(frozen=True, slots=True)
 class AuditChange:
-    """One change for ``audit_record_many``: the record, and its values before and after."""
+    """One change for ``audit_record_many``: the record, its values before and after, and its own
+    reason when it differs from the call's (a lot moved by its own assessment)."""
 
     instance: models.Model
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
+    reason: str | None = None
 
 
 def audit_record_many(
@@ -126,7 +128,7 @@ def audit_record_many(
             entity=change.instance._meta.label_lower,
             object_id=str(change.instance.pk),
             object_repr=str(change.instance)[:200],
-            reason=reason,
+            reason=change.reason if change.reason is not None else reason,
             before=dict(change.before) if change.before is not None else None,
             after=dict(change.after) if change.after is not None else None,
             context=dict(shared_context),

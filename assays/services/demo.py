@@ -2,13 +2,16 @@
 
 Two plants (Teesside, GB, the default site; Texas, US), three suppliers in three countries, NdFeB
 and SmCo feedstock, process genealogy into product lots of PrNd oxide, Nd2O3, Dy2O3 and Tb4O7,
-allocations to two customers, samples with their preparation and chain of custody, one user per
-role. Regulated records go through the same services as real use, so the audit trail reads as it
-would in production; master data is created directly, as a lab admin would in the admin.
+allocations to two customers, samples with their preparation, sampling and chain of custody, one
+user per role; runs, assessments, and certificates signed by the demo's QA users (one issued, one
+amended, one issued under concession and revoked, a feedstock lot's report of analysis) with a
+self-signed key the seed makes when there is none (docs/certificates.md). Regulated records go
+through the same services as real use, so the audit trail reads as it would in production; master
+data is created directly, as a lab admin would in the admin.
 
 Every record is looked up by its natural key first and left alone when it exists, so a second run
-creates nothing and writes no audit event. Later issues extend the demo (runs, assessments,
-certificates) by adding steps to ``demo_seed`` that follow the same rule.
+creates nothing and writes no audit event. Later issues extend the demo by adding steps to
+``demo_seed`` that follow the same rule.
 
 The content is fictional: company names, serial numbers, order and carrier references.
 """
@@ -17,11 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import random
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,13 +39,17 @@ from assays.errors import DomainError
 from assays.models import (
     Analyte,
     CalibrationNominal,
+    Certificate,
     CertifiedValue,
     ChannelRole,
     CustodyEvent,
     CustodyEventKind,
     Element,
     FeedstockType,
+    Flag,
+    FlagStatus,
     Instrument,
+    LabProfile,
     Lot,
     LotAllocation,
     LotInput,
@@ -65,6 +75,7 @@ from assays.models import (
 )
 from assays.reference_data import reference_data_ensure
 from assays.roles import Role
+from assays.services.certificates import certificate_issue, certificate_reissue, certificate_render, certificate_revoke
 from assays.services.lots import lot_allocate, lot_create, lot_input_add
 from assays.services.run_qc import run_evaluate
 from assays.services.samples import custody_event_record, sample_register
@@ -153,6 +164,9 @@ PRODUCTS: tuple[DemoProduct, ...] = (
     DemoProduct("PRND", "Praseodymium-neodymium oxide (didymium)", ("Pr6O11", "Nd2O3")),
     DemoProduct("DY2O3", "Dysprosium oxide", ("Dy2O3",)),
     DemoProduct("TB4O7", "Terbium oxide", ("Tb4O7",)),
+    # NdFeB feedstock lots are judged by this report-only specification (payable rare-earth
+    # content, no verdict); a feedstock lot gets a report of analysis rather than a certificate.
+    DemoProduct("FS-NDFEB", "NdFeB magnet feedstock", ()),
 )
 # Specifications decide what "conforming" means: loaded by the QA manager, not the seeding lab admin.
 SPEC_MANAGER_USERNAME = "qa_manager"
@@ -258,6 +272,20 @@ LOTS: tuple[DemoLot, ...] = (
         inputs=(("UK1-MREO-26-0101", "45"),),
         allocations=(("LIBERTY-MAG", "30", "LM-PO-26-0422"),),
     ),
+    # A second Tb4O7 lot: its certificate is amended (revision 1) after its LOI was re-determined.
+    DemoLot(
+        "UK1-TB-26-0102",
+        "UK1",
+        LotKind.PRODUCT,
+        "35",
+        "Tb4O7 from the heavy rare-earth fraction, second campaign",
+        product="TB4O7",
+        produced_on=dt.date(2026, 11, 3),
+        country_of_separation="GB",
+        country_of_oxide_production="GB",
+        inputs=(("UK1-MREO-26-0101", "40"),),
+        allocations=(("ALBION-EMOTORS", "30", "AEM-PO-5530"),),
+    ),
     # Texas: hard-disk NdFeB (JP) -> mixed oxide -> Nd2O3 split between both customers;
     # aerospace SmCo swarf (US) -> samarium oxalate concentrate.
     DemoLot(
@@ -320,6 +348,9 @@ LOTS: tuple[DemoLot, ...] = (
 )
 
 
+LOTS_BY_CODE = {lot.code: lot for lot in LOTS}
+
+
 @dataclass(frozen=True)
 class Preparation:
     """Digest of ``mass_g`` made up to ``volume_ml``, diluted ``dilution`` times further."""
@@ -354,6 +385,30 @@ def _lot_samples(lot: DemoLot) -> tuple[DemoSample, ...]:
         # A retain is kept as taken, for a re-test or a dispute: it has no preparation yet.
         DemoSample(f"{lot.code}-RET", lot.code, SampleType.RETAIN, None),
     )
+
+
+# Who took each lot's samples, when and by which plan: printed on certificates (ISO/IEC 17025
+# §7.8.2). Feedstock is sampled at goods-in the day after receipt, process lots when made.
+SAMPLERS = {
+    ("UK1", LotKind.FEEDSTOCK): "Megan Doyle, UK1 goods-in",
+    ("US1", LotKind.FEEDSTOCK): "Carlos Mendez, US1 goods-in",
+    ("UK1", LotKind.INTERMEDIATE): "Priya Shah, UK1 laboratory",
+    ("US1", LotKind.INTERMEDIATE): "Luis Garza, US1 laboratory",
+    ("UK1", LotKind.PRODUCT): "Priya Shah, UK1 laboratory",
+    ("US1", LotKind.PRODUCT): "Luis Garza, US1 laboratory",
+}
+SAMPLING_METHODS = {
+    LotKind.FEEDSTOCK: "30 increments from the conveyor after crushing, combined and riffled (plant SOP SMP-01, after ISO 3082)",
+    LotKind.INTERMEDIATE: "Grab sample from every calcination tray, combined and riffled (plant SOP SMP-03)",
+    LotKind.PRODUCT: "Sampling spear through every drum of the lot, composite riffled to 50 g (plant SOP SMP-05)",
+}
+
+
+def _sampling(lot: DemoLot) -> tuple[str, dt.datetime | None, str]:
+    """(sampled by, sampled at, sampling method) of a demo lot's samples."""
+    day = lot.received_on + dt.timedelta(days=1) if lot.received_on else lot.produced_on
+    moment = dt.datetime.combine(day, dt.time(10, 30), tzinfo=dt.UTC) if day else None
+    return SAMPLERS[(lot.site, lot.kind)], moment, SAMPLING_METHODS[lot.kind]
 
 
 CUSTOMER_SAMPLE_CARRIER_REFERENCE = "FedEx 7781 2203 4410"
@@ -520,6 +575,8 @@ class DemoCredential:
 class DemoSeedResult:
     created: Counter[str] = field(default_factory=Counter)
     credentials: list[DemoCredential] = field(default_factory=list)
+    # What the person seeding should know (a self-signed key made, a step skipped and why).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def created_anything(self) -> bool:
@@ -555,12 +612,14 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
         _ensure_demo_run(result, analyst=users[DEMO_RUN_ANALYST], samples=samples)
         _ensure_hand_results(result, users=users)
+        _ensure_feedstock_results(result, users=users)
         # Assessed here too, not only by the tasks the judgements enqueue on commit: the demo is
         # the same whether a worker runs or not (lot_assess is idempotent by its inputs).
         from assays.services.assessment import lot_assess
 
         for lot in lots.values():
             lot_assess(lot_id=lot.pk)
+        _ensure_certificates(result, users=users, lots=lots, partners=partners)
     return result
 
 
@@ -692,7 +751,7 @@ def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> N
     from assays.services.manual_entry import ManualRow, manual_results_save
 
     entries: list[tuple[User, str, list[ManualRow], str]] = []
-    for lot_code in ("UK1-TB-26-0101", "UK1-DY-26-0101", "UK1-PRND-26-0101"):
+    for lot_code in ("UK1-TB-26-0101", "UK1-TB-26-0102", "UK1-DY-26-0101", "UK1-PRND-26-0101"):
         rows = [
             ManualRow(number=0, sample=f"{lot_code}-{suffix}", analyte=analyte, value=value, unit=unit)
             for suffix in ("R1", "D1")
@@ -715,6 +774,260 @@ def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> N
         if saved.summary is not None and saved.summary.run_id is not None:
             result.created["run"] += int(not saved.summary.existing)
             run_evaluate(run_id=saved.summary.run_id)
+
+
+# Incoming NdFeB feedstock, assayed for its payable rare-earth content (ICP-OES after a peroxide
+# fusion, reported by the feedstock laboratory and typed in): element, % or mg/kg of the material
+# as received. EV rotor magnets carry more Dy and Tb than hard-disk magnets; "<" is below the LOD.
+_FEEDSTOCK_REFERENCE = "ICP-OES after sodium peroxide fusion, feedstock laboratory"
+_FEEDSTOCK_LOD_MG_KG = "20"
+_FEEDSTOCK_RESULTS: dict[str, dict[str, tuple[str, str]]] = {
+    "UK1-FS-26-0101": {
+        "Nd": ("21.8", "%"), "Pr": ("6.9", "%"), "Dy": ("3.1", "%"), "Tb": ("0.62", "%"),
+        "Ce": ("1500", "mg/kg"), "La": ("600", "mg/kg"), "Gd": ("500", "mg/kg"), "Ho": ("900", "mg/kg"),
+        "Sm": ("120", "mg/kg"), "Y": ("250", "mg/kg"), "Er": ("80", "mg/kg"),
+        "Eu": ("<", "mg/kg"), "Tm": ("<", "mg/kg"), "Yb": ("<", "mg/kg"), "Lu": ("<", "mg/kg"),
+    },
+    "UK1-FS-26-0102": {
+        "Nd": ("22.6", "%"), "Pr": ("7.2", "%"), "Dy": ("2.4", "%"), "Tb": ("0.45", "%"),
+        "Ce": ("1200", "mg/kg"), "La": ("500", "mg/kg"), "Gd": ("400", "mg/kg"), "Ho": ("700", "mg/kg"),
+        "Sm": ("100", "mg/kg"), "Y": ("300", "mg/kg"), "Er": ("60", "mg/kg"),
+        "Eu": ("<", "mg/kg"), "Tm": ("<", "mg/kg"), "Yb": ("<", "mg/kg"), "Lu": ("<", "mg/kg"),
+    },
+    "US1-FS-26-0201": {
+        "Nd": ("25.1", "%"), "Pr": ("4.6", "%"), "Dy": ("0.85", "%"), "Tb": ("400", "mg/kg"),
+        "Ce": ("2500", "mg/kg"), "La": ("900", "mg/kg"), "Gd": ("300", "mg/kg"), "Ho": ("200", "mg/kg"),
+        "Sm": ("150", "mg/kg"), "Y": ("200", "mg/kg"),
+        "Er": ("<", "mg/kg"), "Eu": ("<", "mg/kg"), "Tm": ("<", "mg/kg"), "Yb": ("<", "mg/kg"), "Lu": ("<", "mg/kg"),
+    },
+}  # fmt: skip
+# The duplicate reads a little differently from the routine sample: the lot's spread.
+_DUPLICATE_FACTOR = Decimal("1.012")
+
+
+def _duplicate_value(value: str) -> str:
+    if value == "<":
+        return value
+    exact = Decimal(value)
+    return str((exact * _DUPLICATE_FACTOR).quantize(exact))
+
+
+def _ensure_feedstock_results(result: DemoSeedResult, *, users: dict[str, User]) -> None:
+    """The NdFeB feedstock lots' assays, typed in like the other hand results (the same path)."""
+    from assays.services.manual_entry import ManualRow, manual_results_save
+
+    for lot_code, values in _FEEDSTOCK_RESULTS.items():
+        rows = [
+            ManualRow(
+                number=0,
+                sample=f"{lot_code}-{suffix}",
+                analyte=element,
+                value=value if suffix == "R1" else _duplicate_value(value),
+                lod=_FEEDSTOCK_LOD_MG_KG if value == "<" else "",
+                unit=unit,
+            )
+            for suffix in ("R1", "D1")
+            for element, (value, unit) in values.items()
+        ]
+        numbered = [dataclasses.replace(row, number=number) for number, row in enumerate(rows, start=1)]
+        analyst = users["tech_uk" if lot_code.startswith("UK1") else "tech_us"]
+        saved = manual_results_save(actor=analyst, lot_code=lot_code, rows=numbered, reference=_FEEDSTOCK_REFERENCE)
+        if saved.errors:
+            raise DomainError(f"demo feedstock results for {lot_code}: {saved.errors}")
+        if saved.summary is not None and saved.summary.run_id is not None:
+            result.created["run"] += int(not saved.summary.existing)
+            run_evaluate(run_id=saved.summary.run_id)
+
+
+# --- Certificates -----------------------------------------------------------------------------
+
+LAB_NAME = "Teesside Rare Earth Recycling - Assay Laboratory"
+LAB_ADDRESS = "Teesside, North Yorkshire, United Kingdom"
+LAB_ACCREDITATION = "ISO/IEC 17025:2017, testing laboratory No. 0000 (fictional: demonstration data)"
+# The ICP-MS rare-earth determinations are inside the (fictional) accreditation scope; the
+# non-rare-earth impurities, LOI and chloride are not.
+LAB_ACCREDITED_SCOPE = ["Y", "La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"]
+LAB_SELLER_DECLARATION = (
+    "The seller declares that the rare-earth content of this material derives from the recycled feedstock lots listed "
+    "above, and that separation and oxide production took place in the countries stated; no covered material was mined, "
+    "refined, separated, melted or produced in China, Russia, North Korea or Iran (10 U.S.C. 4872, DFARS 252.225-7052). "
+    "Demonstration text: not a legal declaration."
+)
+SIGNING_CERTIFICATE_DAYS = 3650
+
+# The demo's certificates, one of each outcome (lot codes):
+CERT_ISSUED = "UK1-TB-26-0101"  # conforming, issued to Liberty Magnetics
+CERT_AMENDED = "UK1-TB-26-0102"  # conforming, issued, then amended: revision 1 supersedes revision 0
+CERT_REVOKED = "UK1-DY-26-0101"  # off-spec, issued under concession by the QA manager, then revoked
+REPORT_FEEDSTOCK = "UK1-FS-26-0101"  # feedstock: a report of analysis (payable content, no verdict)
+# The amendment: the Tb4O7 lot's LOI was determined again after issue.
+AMENDED_LOI = "0.24"
+AMENDMENT_REFERENCE = "LOI repeated in pre-ignited crucibles (SOP QA-LOI-02)"
+AMENDMENT_REASON = (
+    "The first LOI determination used crucibles not ignited to constant mass; the repeat in pre-ignited crucibles "
+    "gave 0.24 % instead of 0.31 %"
+)
+AMENDMENT_CHANGE = "LOI corrected from 0.31 % to 0.24 % (the mean of the routine and duplicate samples)"
+CONCESSION_REASON = "Albion e-Motors accepts Fe2O3 up to 200 mg/kg for its prototype motor build (customer deviation AEM-DEV-026)"
+REVOCATION_REASON = (
+    "Albion e-Motors withdrew deviation AEM-DEV-026 (the prototype build was cancelled): the lot returns to hold for re-processing"
+)
+
+
+def _ensure_lab_profile(result: DemoSeedResult) -> LabProfile:
+    profile = LabProfile.objects.first()
+    # A row made on the fly with only a placeholder name (services.certificates.lab_profile) is
+    # filled in; one a lab admin has edited is left alone.
+    if profile is not None and (profile.address or profile.name != "Laboratory"):
+        return profile
+    values = {
+        "name": LAB_NAME,
+        "address": LAB_ADDRESS,
+        "accreditation": LAB_ACCREDITATION,
+        "accredited_scope": LAB_ACCREDITED_SCOPE,
+        "seller_declaration": LAB_SELLER_DECLARATION,
+    }
+    profile, _ = LabProfile.objects.update_or_create(singleton=True, defaults=values)
+    result.created["lab profile"] += 1
+    return profile
+
+
+def _ensure_signing_pair(result: DemoSeedResult, *, profile: LabProfile) -> bool:
+    """The lab's signing key and certificate at the settings' paths; a self-signed pair is made
+    when neither exists (never in production, never over one half of a pair). True when usable."""
+    from assays.certificates.signing import generate_self_signed_pair
+
+    key_path, cert_path = Path(settings.LIMS_SIGNING_KEY_FILE), Path(settings.LIMS_SIGNING_CERT_FILE)
+    present = [path.is_file() for path in (key_path, cert_path)]
+    if all(present):
+        return True
+    if any(present):
+        result.notes.append(
+            f"Certificates not issued: only one of the signing key ({key_path}) and certificate ({cert_path}) exists. "
+            "Put the other beside it, or remove it to have a self-signed demo pair made."
+        )
+        return False
+    if settings.IS_PRODUCTION:
+        result.notes.append(
+            f"Certificates not issued: no signing key at {key_path}. A production installation signs with the lab's own "
+            "key and certificate (LIMS_SIGNING_KEY_FILE, LIMS_SIGNING_CERT_FILE; docs/certificates.md)."
+        )
+        return False
+    key_pem, cert_pem = generate_self_signed_pair(
+        # X.509 names hold at most 64 characters.
+        common_name="Certificate signing (self-signed demo key)",
+        organisation=profile.name[:64],
+        days=SIGNING_CERTIFICATE_DAYS,
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    # Owner-only from the first byte: the key signs in the lab's name.
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as key_file:
+        key_file.write(key_pem)
+    cert_path.write_bytes(cert_pem)
+    result.created["signing key pair"] += 1
+    result.notes.append(
+        f"Signing: made a SELF-SIGNED key and certificate for the demo ({key_path}, {cert_path}). Certificates signed "
+        "with it verify only against that certificate; a lab puts its own there (docs/certificates.md)."
+    )
+    return True
+
+
+def _password(result: DemoSeedResult, username: str) -> str | None:
+    """A demo user's password, when the seed knows it (set by this seed, or the fixed one unchanged)."""
+    return next((c.password for c in result.credentials if c.username == username), None)
+
+
+def _ensure_certificates(result: DemoSeedResult, *, users: dict[str, User], lots: dict[str, Lot], partners: dict[str, Partner]) -> None:
+    """Certificates through the real services, signed by the demo's QA users with their passwords:
+    one issued, one amended (revision 1 supersedes revision 0), one issued under concession and
+    revoked, and a feedstock lot's report of analysis. Each is rendered here as well as by the task
+    enqueued on commit, so the demo is the same with or without a worker (rendering is idempotent).
+
+    In a savepoint: if signing or rendering fails, no certificate is left half made, the rest of
+    the demo stands, and the note says why (a later seed tries again)."""
+    wanted = (CERT_ISSUED, CERT_AMENDED, CERT_REVOKED, REPORT_FEEDSTOCK)
+    profile = _ensure_lab_profile(result)
+    if Certificate.objects.filter(lot__code__in=wanted).exists():
+        return  # issued by an earlier seed (or by hand): left as they are
+    if not _ensure_signing_pair(result, profile=profile):
+        return
+    qa_password, manager_password = _password(result, "qa"), _password(result, "qa_manager")
+    if not qa_password or not manager_password:
+        result.notes.append("Certificates not issued: the passwords of the demo QA users are not known to the seed (changed since).")
+        return
+    counted = Counter(result.created)
+    try:
+        with transaction.atomic():
+            _issue_demo_certificates(
+                result, users=users, lots=lots, partners=partners, qa_password=qa_password, manager_password=manager_password
+            )
+    except (DomainError, OSError) as error:
+        result.created = counted  # what the savepoint rolled back was not created
+        result.notes.append(f"Certificates not issued: {type(error).__name__}: {error}")
+
+
+def _issue_demo_certificates(
+    result: DemoSeedResult,
+    *,
+    users: dict[str, User],
+    lots: dict[str, Lot],
+    partners: dict[str, Partner],
+    qa_password: str,
+    manager_password: str,
+) -> None:
+    from assays.services.assessment import lot_assess
+    from assays.services.flags import flag_resolve
+    from assays.services.manual_entry import ManualRow, manual_results_save
+
+    qa, manager = users["qa"], users["qa_manager"]
+
+    def issue(lot_code: str, **kwargs: Any) -> Certificate:
+        signer, password = (manager, manager_password) if kwargs.get("concession_reason") else (qa, qa_password)
+        certificate = certificate_issue(actor=signer, lot=Lot.objects.get(pk=lots[lot_code].pk), password=password, **kwargs)
+        result.created["certificate"] += 1
+        return _rendered(certificate)
+
+    # Issued, and stays so.
+    issue(CERT_ISSUED, customer=partners["LIBERTY-MAG"])
+
+    # Issued, then amended: the LOI is determined again and typed in as a new result (a certified
+    # result is never edited in place); the new assessment differs from the certified one, which
+    # raises a flag; QA reviews it and signs revision 1, which supersedes revision 0.
+    first = issue(CERT_AMENDED, customer=partners["ALBION-EMOTORS"])
+    rows = [
+        ManualRow(number=number, sample=f"{CERT_AMENDED}-{suffix}", analyte="LOI", value=AMENDED_LOI, unit="%")
+        for number, suffix in enumerate(("R1", "D1"), start=1)
+    ]
+    saved = manual_results_save(actor=users[DEMO_RUN_ANALYST], lot_code=CERT_AMENDED, rows=rows, reference=AMENDMENT_REFERENCE)
+    if saved.errors or saved.summary is None or saved.summary.run_id is None:
+        raise DomainError(f"the corrected LOI of {CERT_AMENDED} was not saved: {saved.errors}")
+    result.created["run"] += int(not saved.summary.existing)
+    run_evaluate(run_id=saved.summary.run_id)
+    lot_assess(lot_id=lots[CERT_AMENDED].pk)
+    for flag in Flag.objects.filter(lot_id=lots[CERT_AMENDED].pk, status__in=(FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED)):
+        flag_resolve(actor=qa, flag=flag, reason=f"corrected LOI reviewed: {first.number} is amended (revision 1)")
+    amended = certificate_reissue(
+        actor=qa, certificate=first, password=qa_password, reason=AMENDMENT_REASON, change_summary=AMENDMENT_CHANGE
+    )
+    result.created["certificate"] += 1
+    _rendered(amended)
+
+    # Issued under concession by the QA manager (the lot is off-spec), then revoked: back on hold.
+    conceded = issue(CERT_REVOKED, customer=partners["ALBION-EMOTORS"], concession_reason=CONCESSION_REASON)
+    certificate_revoke(actor=manager, certificate=conceded, password=manager_password, reason=REVOCATION_REASON)
+
+    # A feedstock lot's report of analysis: payable composition with U, no verdict.
+    issue(REPORT_FEEDSTOCK)
+
+
+def _rendered(certificate: Certificate) -> Certificate:
+    """``certificate`` with its PDF rendered, signed and stored now (an amendment needs it issued)."""
+    stored = certificate_render(certificate_id=certificate.pk)
+    if stored is None or not stored.pdf_sha256:
+        raise DomainError(f"{certificate} was signed but its PDF was not made")
+    return stored
 
 
 def _site_is_unused(site: Site) -> bool:
@@ -953,6 +1266,7 @@ def _ensure_samples(result: DemoSeedResult, *, actor: User, lots: dict[str, Lot]
         sample = Sample.objects.filter(code=demo.code).first()
         if sample is None:
             prep = demo.preparation
+            sampled_by, sampled_at, sampling_method = _sampling(LOTS_BY_CODE[demo.lot])
             sample = sample_register(
                 actor=actor,
                 code=demo.code,
@@ -961,6 +1275,9 @@ def _ensure_samples(result: DemoSeedResult, *, actor: User, lots: dict[str, Lot]
                 sample_mass_g=Decimal(prep.mass_g) if prep else None,
                 final_volume_ml=Decimal(prep.volume_ml) if prep else None,
                 dilution_factor=Decimal(prep.dilution) if prep else Decimal(1),
+                sampled_by=sampled_by,
+                sampled_at=sampled_at,
+                sampling_method=sampling_method,
                 reason=DEMO_REASON,
             )
             result.created["sample"] += 1

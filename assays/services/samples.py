@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -27,6 +28,9 @@ def sample_register(
     sample_mass_g: Decimal | None = None,
     final_volume_ml: Decimal | None = None,
     dilution_factor: Decimal = Decimal(1),
+    sampled_by: str = "",
+    sampled_at: dt.datetime | None = None,
+    sampling_method: str = "",
     reason: str = "",
 ) -> Sample:
     code = normalise_sample_code(code)
@@ -39,6 +43,12 @@ def sample_register(
         raise DomainError("a sample's mass and final volume must be positive")
     if dilution_factor < 1:
         raise DomainError("a dilution factor is at least 1")
+    if sampled_at is not None and timezone.is_naive(sampled_at):
+        raise DomainError("a sampling time needs its time zone")
+    for name, text in (("sampled_by", sampled_by), ("sampling_method", sampling_method)):
+        limit = getattr(Sample._meta.get_field(name), "max_length", None) or 0
+        if len(text.strip()) > limit:
+            raise DomainError(f"{name.replace('_', ' ')} is longer than {limit} characters")
     with audited_context(actor=actor, reason=reason):
         sample = Sample.objects.create(
             code=code,
@@ -48,6 +58,10 @@ def sample_register(
             sample_mass_g=sample_mass_g,
             final_volume_ml=final_volume_ml,
             dilution_factor=dilution_factor,
+            # Who sampled, when and how: printed on the certificate (ISO/IEC 17025 §7.8.2).
+            sampled_by=sampled_by.strip(),
+            sampled_at=sampled_at,
+            sampling_method=sampling_method.strip(),
             registered_by=actor if actor is not None and actor.pk is not None else None,
         )
         # Audit what the database stored: decimals come back rounded to the column's places.

@@ -31,6 +31,7 @@ from assays.models import (
 )
 from assays.permissions import Capability, can
 from assays.services.audit import audit_record, audited_context, snapshot
+from assays.services.reassessment import reassessment_on_activation
 from assays.spec_schema import SpecDefinition, SpecError, parse_spec
 
 
@@ -147,6 +148,7 @@ def specification_load_definition(
             return SpecLoadResult(specification=latest, created=False)
         with audited_context(actor=user, reason=reason):
             _activate(user, latest, product=resolved.product, effective_from=definition.effective_from or effective_from, reason=reason)
+            reassessment_on_activation(spec=latest, actor=user)
         return SpecLoadResult(specification=latest, created=False, activated=True)
 
     with audited_context(actor=user, reason=reason):
@@ -194,6 +196,9 @@ def specification_load_definition(
             after={**snapshot(spec), "lines": [line.canonical() for line in definition.lines]},
             context={"file_name": file_name, "line_count": len(definition.lines), "activated": activate},
         )
+        if activate:
+            # The product's lots are judged by this version from now on: reassessed once this commits.
+            reassessment_on_activation(spec=spec, actor=user)
     return SpecLoadResult(specification=spec, created=True, activated=activate)
 
 

@@ -26,6 +26,8 @@ _SECTIONS = {
     "lots": {"lot_list", "lot_detail", "lot_labels", "manual_entry"},
     "register": {"register_samples", "preview_sheet", "confirm_sheet"},
     "runs": {"run_list", "run_upload", "run_preview", "run_confirm", "run_detail"},
+    "specifications": {"specification_list", "specification_product"},
+    "certificates": {"certificate_list", "certificate_detail", "certificate_bulk", "certificate_batch", "lot_review"},
 }
 
 
@@ -46,6 +48,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if can_register:
             nav.append(item("Register samples", "register", "web:register_samples"))
         nav.append(item("Runs", "runs", "web:run_list"))
+        nav.append(item("Specifications", "specifications", "web:specification_list"))
+        nav.append(item("Certificates", "certificates", "web:certificate_list"))
         if is_cross_site(user):
             affiliation = "All sites"
         else:

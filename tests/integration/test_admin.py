@@ -90,9 +90,10 @@ def _url(model: type[models.Model], view: str = "changelist", pk: object = None)
 
 
 @pytest.fixture
-def demo() -> DemoSeedResult:
+def demo(lab_signing: object) -> DemoSeedResult:
+    # lab_signing: the demo signs its certificates with the tests' pair, stored in the test's folder.
     result = demo_seed()
-    # Records the demo does not make yet (later issues add runs, assessments, certificates).
+    # Records the demo does not make yet (the demo's own certificates and assessments are there too).
     lot = Lot.objects.get(code="US1-ND-26-0201")
     sample = Sample.objects.get(code="US1-ND-26-0201-R1")
     run = Run.objects.create(
@@ -108,14 +109,13 @@ def demo() -> DemoSeedResult:
         acquisition=acquisition, analyte=Analyte.objects.get(code="139La [No Gas]"), value=0.52, unit="µg/L", basis=Basis.SOLUTION
     )
     Flag.objects.create(kind=FlagKind.QC_FAILURE, run=run, raised_at=timezone.now())
-    assessment = LotAssessment.objects.create(
+    LotAssessment.objects.create(
         lot=lot,
         specification=Specification.objects.get(product__code="ND2O3"),
         status=AssessmentStatus.CONFORMING,
         inputs_fingerprint="f" * 64,
         assessed_at=timezone.now(),
     )
-    Certificate.objects.create(number="COA-2026-0001", lot=lot, issuing_site=lot.site, assessment=assessment)
     WorkerHeartbeat.objects.create(hostname="worker-1", last_seen_at=timezone.now())
     return result
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from assays.chemistry.purity import model_uncertainty
 from assays.models import (
     AuditEvent,
+    Certificate,
     Flag,
     FlagKind,
     Lot,
@@ -153,6 +154,8 @@ def test_a_released_lot_keeps_its_certified_assessment_and_a_differing_one_raise
     certified = LotAssessment.objects.get(lot=lot)
     LotAssessment.objects.filter(pk=certified.pk).update(is_frozen=True)
     Lot.objects.filter(pk=lot.pk).update(status=LotStatus.RELEASED)
+    # The certificate that rests on it, still live (being rendered).
+    Certificate.objects.create(number="COA-2026-0099", lot=lot, issuing_site=lot.site, assessment=certified, issued_at=timezone.now())
     # A re-run with more iron: the newest accepted result supersedes.
     _import(technician, lab, _results(lot, fe=80.0))
     newest = LotAssessment.objects.filter(lot=lot).latest("assessed_at")

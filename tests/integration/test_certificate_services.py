@@ -24,6 +24,7 @@ from assays.models import (
     SignatureMeaning,
     TotpDevice,
 )
+from assays.services.assessment import _certified as certified_assessments
 from assays.services.certificates import (
     CertificationRefusedError,
     certificate_issue,
@@ -187,7 +188,10 @@ def test_revocation_is_a_qa_manager_decision_and_puts_the_lot_back_on_hold(setup
         certificate_revoke(actor=qa, certificate=certificate, password=PASSWORD, reason="wrong lot")
     with pytest.raises(DomainError, match="reason"):
         certificate_revoke(actor=qa_manager, certificate=certificate, password=PASSWORD, reason=" ")
+    assert setup.conforming.pk in certified_assessments([setup.conforming.pk])
     revoked = certificate_revoke(actor=qa_manager, certificate=certificate, password=PASSWORD, reason="sample mix-up found")
+    # A revoked certificate no longer speaks for the lot: later assessments are not held against it.
+    assert certified_assessments([setup.conforming.pk]) == {}
     assert revoked.status == CertificateStatus.REVOKED
     assert revoked.revoked_by == qa_manager
     setup.conforming.refresh_from_db()

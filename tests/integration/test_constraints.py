@@ -58,6 +58,8 @@ from assays.models import (
     QcStandard,
     QcStandardValue,
     QcWaiver,
+    Reassessment,
+    ReassessmentChunk,
     ReferenceMaterial,
     ResultAcceptance,
     RulePack,
@@ -922,7 +924,9 @@ def test_a_certificate_kind_token_and_supersession_are_checked(lot: Lot, site: S
         Certificate.objects.create(number="COA-2025-0008", lot=lot, issuing_site=site, verification_token="t" * 43)
     Certificate.objects.create(number="COA-2025-0007", revision=1, lot=lot, issuing_site=site, supersedes=first, revision_reason="typo")
     with violates(Certificate, "supersedes"):
-        Certificate.objects.create(number="COA-2025-0007", revision=2, lot=lot, issuing_site=site, supersedes=first, revision_reason="again")
+        Certificate.objects.create(
+            number="COA-2025-0007", revision=2, lot=lot, issuing_site=site, supersedes=first, revision_reason="again"
+        )
     with violates(Certificate, "certificate_not_superseding_itself"):
         Certificate.objects.filter(number="COA-2025-0007", revision=1).update(supersedes=F("pk"))
 
@@ -1191,3 +1195,39 @@ def test_an_element_or_oxide_line_names_its_element_and_oxide_and_an_anion_line_
     # A line about the whole sample names neither; a line without limits is report-only.
     SpecificationLine.objects.create(specification=spec, position=4, quantity="treo", unit="%")
     SpecificationLine.objects.create(specification=spec, position=5, quantity="anion", anion="Cl-", maximum="300", unit="mg/kg")
+
+
+# --- Reassessment (issue 5) -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reassessment(product: Product) -> Reassessment:
+    spec = Specification.objects.create(product=product, version=1)
+    return Reassessment.objects.create(product=product, specification=spec, reason="spec v1", requested_at=timezone.now(), total_lots=4)
+
+
+def test_a_reassessment_counts_within_its_lots_and_finishes_when_done(reassessment: Reassessment) -> None:
+    rows = Reassessment.objects.filter(pk=reassessment.pk)
+    with violates(Reassessment, "reassessment_status_valid"):
+        rows.update(status="paused")
+    with violates(Reassessment, "reassessment_done_within_total"):
+        rows.update(done_lots=5)
+    with violates(Reassessment, "reassessment_counts_within_done"):
+        rows.update(done_lots=1, changed_lots=2)
+    with violates(Reassessment, "reassessment_finished_when_done"):
+        rows.update(status="done", finished_at=timezone.now(), done_lots=3)
+    with violates(Reassessment, "reassessment_has_reason"):
+        rows.update(reason="")
+    rows.update(status="done", finished_at=timezone.now(), done_lots=4, changed_lots=2)
+
+
+def test_reassessment_chunks_are_unique_and_count_within_their_lots(reassessment: Reassessment) -> None:
+    ReassessmentChunk.objects.create(reassessment=reassessment, position=0, first_lot_id=10, lot_ids=[10, 11], lot_count=2)
+    with violates(ReassessmentChunk, "reassessment_chunk_unique_position"):
+        ReassessmentChunk.objects.create(reassessment=reassessment, position=0, first_lot_id=12, lot_ids=[12], lot_count=1)
+    with violates(ReassessmentChunk, "reassessment_chunk_unique_first_lot"):
+        ReassessmentChunk.objects.create(reassessment=reassessment, position=1, first_lot_id=10, lot_ids=[10], lot_count=1)
+    with violates(ReassessmentChunk, "reassessment_chunk_not_empty"):
+        ReassessmentChunk.objects.create(reassessment=reassessment, position=2, first_lot_id=13, lot_ids=[], lot_count=0)
+    with violates(ReassessmentChunk, "reassessment_chunk_counts_within_lots"):
+        ReassessmentChunk.objects.create(reassessment=reassessment, position=3, first_lot_id=14, lot_ids=[14], lot_count=1, changed_lots=2)

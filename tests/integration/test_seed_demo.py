@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -12,14 +14,20 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from assays.certificates.signing import verify_signed_pdf
 from assays.models import (
     AuditEvent,
+    Certificate,
+    CertificateKind,
+    CertificateStatus,
     ChannelRole,
     CustodyEvent,
     CustodyEventKind,
     Flag,
     FlagKind,
+    FlagStatus,
     Instrument,
+    LabProfile,
     Lot,
     LotAllocation,
     LotInput,
@@ -47,6 +55,12 @@ from assays.spec_schema import catalogue
 from tests.factories import LotFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _signing(lab_signing: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The demo signs with the tests' pair and stores its PDFs in the test's folder (never var/)."""
+    return lab_signing
 
 
 def _seed(*args: str) -> str:
@@ -111,13 +125,20 @@ def test_regulated_records_are_created_through_the_audited_services_by_the_lab_a
         events = AuditEvent.objects.filter(entity=entity, action="create")
         assert events.count() == model.objects.count(), entity
         assert set(events.values_list("actor_label", flat=True)) == {"lab_admin"}
-    assert AuditEvent.objects.filter(entity="assays.specification").count() == 4
+    # The four oxides' and the NdFeB feedstock's.
+    assert AuditEvent.objects.filter(entity="assays.specification").count() == 5
     # What else touched the lots: the runs' QC judgements (stale), and the assessments that
     # followed (stale cleared; assessed or on hold), all by the system.
     later = AuditEvent.objects.filter(entity="assays.lot").exclude(action="create")
-    assert set(later.values_list("actor_label", "action")) == {("system", "update"), ("system", "transition")}
-    for action, reason in later.values_list("action", "reason"):
+    by_system = later.filter(actor_label="system")
+    assert set(by_system.values_list("action", flat=True)) == {"update", "transition"}
+    for action, reason in by_system.values_list("action", "reason"):
         assert ("assessment out of date" in reason or reason == "assessed") if action == "update" else reason.startswith("assessment ")
+    # The rest are the certificates' doing, by the QA users who signed: releases, a concession, a revocation.
+    by_qa = later.exclude(actor_label="system")
+    assert set(by_qa.values_list("actor_label", "action")) == {("qa", "transition"), ("qa_manager", "transition")}
+    for reason in by_qa.values_list("reason", flat=True):
+        assert reason.startswith(("COA-", "ROA-", "concession for COA-")), reason
 
 
 def test_the_demo_has_a_run_that_passes_its_qc_and_a_re_run_whose_ccv_drifted():
@@ -184,9 +205,12 @@ def test_three_suppliers_in_three_countries_supply_both_magnet_chemistries():
 def test_the_four_products_each_have_their_main_oxides_and_one_active_specification():
     _seed()
     expected = {"ND2O3": {"Nd2O3"}, "PRND": {"Pr6O11", "Nd2O3"}, "DY2O3": {"Dy2O3"}, "TB4O7": {"Tb4O7"}}
-    assert set(Product.objects.values_list("code", flat=True)) == set(expected)
+    # Besides the oxides, the NdFeB feedstock's report-only specification (payable content).
+    assert set(Product.objects.values_list("code", flat=True)) == {*expected, "FS-NDFEB"}
     shipped = catalogue()
-    for product in Product.objects.all():
+    feedstock_spec = Product.objects.get(code="FS-NDFEB").specifications.get(status=SpecificationStatus.ACTIVE)
+    assert feedstock_spec.content_sha256 == shipped["FS-NDFEB"][1].content_sha256
+    for product in Product.objects.exclude(code="FS-NDFEB"):
         assert set(product.main_oxides.values_list("formula", flat=True)) == expected[product.code]
         active = product.specifications.filter(status=SpecificationStatus.ACTIVE)
         assert active.count() == 1
@@ -354,15 +378,147 @@ def test_the_demo_lots_show_each_assessment_outcome_with_its_flag():
         "UK1-PRND-26-0101": "insufficient_data",
         "US1-ND-26-0201": "inconclusive",
     }
-    flags = set(Flag.objects.filter(lot__isnull=False).values_list("lot__code", "kind"))
+    flags = set(Flag.objects.filter(lot__isnull=False).exclude(status=FlagStatus.RESOLVED).values_list("lot__code", "kind"))
     assert flags == {
         ("UK1-DY-26-0101", FlagKind.OFF_SPEC),
         ("UK1-PRND-26-0101", FlagKind.INSUFFICIENT_DATA),
         ("US1-ND-26-0201", FlagKind.INCONCLUSIVE),
     }
-    assert Lot.objects.get(code="UK1-TB-26-0101").status == "assessed"
+    # Certified, hence released (test_the_demo_has_each_certificate_outcome).
+    assert Lot.objects.get(code="UK1-TB-26-0101").status == "released"
     assert set(Lot.objects.filter(code__in=["UK1-DY-26-0101", "UK1-PRND-26-0101", "US1-ND-26-0201"]).values_list("status", flat=True)) == {
         "on_hold"
     }
     fe = next(line for line in latest["UK1-DY-26-0101"].outcome["lines"] if line["label"] == "Fe2O3")
     assert (fe["verdict"], fe["maximum"]) == ("fail", "50")
+
+
+def _stored(certificate: Certificate) -> bytes:
+    with certificate.pdf.open("rb") as stored:
+        data: bytes = stored.read()
+    return data
+
+
+def test_the_demo_has_each_certificate_outcome(lab_signing: tuple[Path, Path]):
+    """Issued (Tb4O7), superseded by an amendment (the second Tb4O7 lot), revoked (the Dy2O3 lot,
+    issued under concession) and a feedstock lot's report of analysis: signed through the real
+    services by the demo's QA users, rendered, signed (PAdES) and stored."""
+    _seed()
+    by_lot = {(c.lot.code, c.revision): c for c in Certificate.objects.select_related("lot", "customer", "supersedes")}
+    assert set(by_lot) == {
+        ("UK1-TB-26-0101", 0),
+        ("UK1-TB-26-0102", 0),
+        ("UK1-TB-26-0102", 1),
+        ("UK1-DY-26-0101", 0),
+        ("UK1-FS-26-0101", 0),
+    }
+    trust = lab_signing[1].read_bytes()
+    for certificate in by_lot.values():
+        pdf = _stored(certificate)
+        assert hashlib.sha256(pdf).hexdigest() == certificate.pdf_sha256, certificate
+        assert verify_signed_pdf(pdf=pdf, trust_cert_pem=trust).ok, certificate
+        assert AuditEvent.objects.filter(entity="assays.certificate", object_id=str(certificate.pk), action="create").exists()
+
+    issued = by_lot[("UK1-TB-26-0101", 0)]
+    assert (issued.kind, issued.status, issued.customer.code) == (CertificateKind.CERTIFICATE, CertificateStatus.ISSUED, "LIBERTY-MAG")
+    assert (issued.signer_name, issued.signer_role, issued.signature_meaning) == ("Fiona Grant", "QA", "approved_for_release")
+    assert Lot.objects.get(code="UK1-TB-26-0101").status == "released"
+
+    first, amended = by_lot[("UK1-TB-26-0102", 0)], by_lot[("UK1-TB-26-0102", 1)]
+    assert (first.status, amended.status) == (CertificateStatus.SUPERSEDED, CertificateStatus.ISSUED)
+    assert amended.number == first.number
+    assert amended.supersedes == first
+    assert "0.31 %" in amended.revision_reason
+    assert "0.24 %" in amended.revision_reason
+    assert amended.payload["supersedes"]["number"] == first.number
+    loi = {c.revision: next(row["result"] for row in c.payload["results"] if row["quantity"] == "LOI") for c in (first, amended)}
+    assert loi == {0: "0.310", 1: "0.240"}
+    # The corrected result made the assessment differ from the certified one: flagged, reviewed by QA.
+    differs = Flag.objects.get(lot__code="UK1-TB-26-0102", kind=FlagKind.DIFFERS_FROM_CERTIFIED)
+    assert (differs.status, differs.resolved_by.username) == (FlagStatus.RESOLVED, "qa")
+
+    revoked = by_lot[("UK1-DY-26-0101", 0)]
+    assert revoked.status == CertificateStatus.REVOKED
+    assert (revoked.signer_role, revoked.signature_meaning) == ("QA manager", "approved_under_concession")
+    assert "AEM-DEV-026" in revoked.concession_reason
+    assert revoked.payload["concession"] == revoked.concession_reason
+    assert revoked.revoked_by.username == "qa_manager"
+    assert "withdrew" in revoked.revocation_reason
+    assert Lot.objects.get(code="UK1-DY-26-0101").status == "on_hold"
+
+    report = by_lot[("UK1-FS-26-0101", 0)]
+    assert (report.kind, report.status, report.signature_meaning) == (CertificateKind.REPORT, CertificateStatus.ISSUED, "reported")
+    assert report.number.startswith("ROA-")
+    assert report.payload["summary"]["status"] == "no_verdict"
+    assert {row["quantity"] for row in report.payload["results"]} >= {"TREO", "Nd2O3", "Pr6O11", "Dy2O3", "Tb4O7"}
+    assert all(row["verdict"] == "" for row in report.payload["results"])
+
+    # The public verification page tells each one's status from its QR code's token.
+    client = Client()
+    for certificate, says in ((issued, "Valid"), (first, f"Superseded by {first.number} rev 1"), (revoked, "Revoked"), (report, "Valid")):
+        page = client.get(f"/verify/{certificate.verification_token}/")
+        assert page.status_code == 200
+        assert says in page.content.decode(), certificate
+
+
+def test_the_demo_samples_say_who_sampled_them_when_and_how_and_the_lab_profile_is_filled_in():
+    _seed()
+    for sample in Sample.objects.select_related("lot"):
+        assert sample.sampled_by, sample.code
+        assert sample.sampled_at is not None, sample.code
+        assert sample.sampling_method, sample.code
+    feedstock = Sample.objects.get(code="UK1-FS-26-0101-R1")
+    assert feedstock.sampled_at is not None
+    assert feedstock.lot.received_on is not None
+    assert feedstock.sampled_at.date() > feedstock.lot.received_on
+    certificate = Certificate.objects.get(lot__code="UK1-TB-26-0101")
+    printed = {row["code"]: row for row in certificate.payload["samples"]}
+    assert printed["UK1-TB-26-0101-R1"]["sampled_by"] == "Priya Shah, UK1 laboratory"
+    assert printed["UK1-TB-26-0101-R1"]["sampling_method"].startswith("Sampling spear")
+    profile = LabProfile.objects.get()
+    assert profile.address
+    assert profile.accreditation
+    assert profile.seller_declaration
+    assert "Tb" in profile.accredited_scope
+    assert certificate.payload["provenance"]["seller_declaration"] == profile.seller_declaration
+
+
+def test_without_a_signing_pair_the_demo_makes_a_self_signed_one_and_says_so(settings, tmp_path: Path):
+    settings.LIMS_SIGNING_KEY_FILE = tmp_path / "signing" / "lab-key.pem"
+    settings.LIMS_SIGNING_CERT_FILE = tmp_path / "signing" / "lab-cert.pem"
+
+    output = _seed()
+
+    assert "SELF-SIGNED" in output
+    key, cert = settings.LIMS_SIGNING_KEY_FILE, settings.LIMS_SIGNING_CERT_FILE
+    assert key.stat().st_mode & 0o777 == 0o600
+    pair = (key.read_bytes(), cert.read_bytes())
+    certificate = Certificate.objects.get(lot__code="UK1-TB-26-0101")
+    check = verify_signed_pdf(pdf=_stored(certificate), trust_cert_pem=pair[1])
+    assert check.ok
+    assert "self-signed demo key" in check.signer_subject
+
+    again = _seed()
+    assert "SELF-SIGNED" not in again
+    assert (key.read_bytes(), cert.read_bytes()) == pair
+
+
+@pytest.mark.parametrize("case", ["half a pair", "production without a key"])
+def test_when_it_cannot_sign_the_demo_issues_no_certificate_and_says_why(settings, tmp_path: Path, case: str):
+    settings.LIMS_SIGNING_KEY_FILE = tmp_path / "lab-key.pem"
+    settings.LIMS_SIGNING_CERT_FILE = tmp_path / "lab-cert.pem"
+    arguments: tuple[str, ...] = ()
+    if case == "half a pair":
+        settings.LIMS_SIGNING_KEY_FILE.write_bytes(b"a key the lab put here")
+    else:
+        settings.IS_PRODUCTION = True
+        arguments = ("--allow-production",)
+
+    output = _seed(*arguments)
+
+    assert "Certificates not issued" in output
+    assert not Certificate.objects.exists()
+    assert Lot.objects.get(code="UK1-TB-26-0101").status == "assessed"  # the rest of the demo stands
+    assert not settings.LIMS_SIGNING_CERT_FILE.exists()
+    if case == "half a pair":
+        assert settings.LIMS_SIGNING_KEY_FILE.read_bytes() == b"a key the lab put here"

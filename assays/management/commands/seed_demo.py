@@ -32,6 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Demo data created: {summary}."))
         else:
             self.stdout.write("Demo data already present: nothing to do.")
+        for note in result.notes:
+            self.stdout.write(self.style.WARNING(note))
         self.stdout.write("")
         self.stdout.write(credentials_table(result.credentials))
         if settings.IS_PRODUCTION:
