@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from celery import shared_task
 from django.db import OperationalError
@@ -12,6 +13,18 @@ from assays.services.certificates import certificate_render, certificates_pendin
 from assays.services.ops import worker_heartbeat_record
 from assays.services.reassessment import reassessment_chunk_run, reassessments_sweep
 from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
+
+# Work that must not be lost: acknowledged only once done (a worker killed mid-task leaves it on
+# the queue), and a database hiccup (lock timeout, failover) retried with backoff. Every such task
+# is idempotent, so running one twice is harmless.
+RETRIED_ON_DATABASE_ERRORS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 8,
+}
 
 
 @shared_task(name="assays.tasks.record_worker_heartbeat")
@@ -36,12 +49,7 @@ def sweep_pending_runs() -> list[int]:
 
 @shared_task(
     name="assays.tasks.assess_lot",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
+    **RETRIED_ON_DATABASE_ERRORS,
 )
 def assess_lot(lot_id: int) -> None:
     """Assess a lot, enqueued by a run's QC judgement for the lots it touched. Idempotent by the
@@ -61,12 +69,7 @@ def assess_stale_lots() -> list[int]:
 
 @shared_task(
     name="assays.tasks.reassess_lots",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
+    **RETRIED_ON_DATABASE_ERRORS,
 )
 def reassess_lots(reassessment_id: int, lot_ids: list[int]) -> None:
     """One chunk of a product's reassessment (``assays.services.reassessment``): its lots assessed
@@ -83,12 +86,7 @@ def sweep_reassessments() -> list[int]:
 
 @shared_task(
     name="assays.tasks.render_certificate",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
+    **RETRIED_ON_DATABASE_ERRORS,
 )
 def render_certificate(certificate_id: int) -> None:
     """Render, sign and store a signed certificate's PDF. Idempotent: a stored PDF is never made again."""
