@@ -19,6 +19,7 @@ from django_htmx.middleware import HtmxDetails
 
 from assays.errors import NotFoundError
 from assays.models import Lot
+from assays.permissions import Capability, can
 from assays.roles import is_partner_user, is_staff_member
 from assays.selectors.assessments import assessment_rows, lot_assessment_latest, payable_rows, report_rows
 from assays.selectors.dashboard import dashboard_counts
@@ -108,5 +109,7 @@ def lot_detail_page(request: HtmxHttpRequest, code: str) -> HttpResponse:
         "payable_rows": payable_rows(assessment) if assessment is not None else [],
         "report_rows": report_rows(assessment) if assessment is not None else [],
         "purity_trend": lot_purity_trend_chart(actor=request.user, lot=detail.lot),
+        # QA signs from the review page; everyone else on the lab's side may read it.
+        "can_sign": can(request.user, Capability.SIGN_CERTIFICATES),
     }
     return render(request, "web/lots/detail.html", context)

@@ -506,3 +506,13 @@ def test_the_review_page_costs_the_same_queries_however_many_runs_measured_the_l
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         html = client.get(f"/review/{two.code}/").content.decode()
     assert len(re.findall(r'data-testid="review-run"', html)) == 2
+
+
+def test_the_lot_page_leads_qa_to_the_review_page(setup: CertificateLab, qa: User, technician: User) -> None:
+    lot_page = f"/lots/{setup.conforming.code}/"
+    for_qa = signed_in(qa).get(lot_page).content.decode()
+    assert f'href="{review_url(setup)}"' in for_qa
+    assert "Review and certify" in for_qa
+    for_technician = signed_in(technician).get(lot_page).content.decode()
+    assert "Review and certify" not in for_technician
+    assert "Certificate review" in for_technician
