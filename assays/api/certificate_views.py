@@ -14,8 +14,6 @@ a signed document carries. The JSON and CSV are byte for byte the PDF's attachme
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,10 +34,8 @@ from assays.api.permissions import CanReadLots
 from assays.api.serializers import ErrorSerializer
 from assays.errors import NotFoundError
 from assays.models import Certificate
-from assays.selectors.certificates import certificate_get, certificate_list
+from assays.selectors.certificates import certificate_get, certificate_list, certificate_pdf_bytes
 from assays.services.certificates import certified_data_json, certified_results_csv
-
-logger = logging.getLogger(__name__)
 
 _ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The certificate's id (from GET /api/v1/certificates/).")
 _FORBIDDEN_TEXT = "Not signed in, or no LIMS role."
@@ -162,22 +158,8 @@ class CertificatePdfView(_FileView):
         },
     )
     def get(self, request: Request, id: int) -> HttpResponse:
-        certificate = _rendered(request, id)
-        try:
-            with certificate.pdf.open("rb") as stored:
-                body = stored.read()
-        except (OSError, ValueError) as error:  # ValueError: no file name recorded
-            logger.error("certificate %s rev %s: stored PDF unreadable: %s", certificate.number, certificate.revision, error)
-            raise NotFoundError(
-                f"the stored PDF of {certificate.number} rev {certificate.revision} cannot be read: report this to the laboratory"
-            ) from None
-        if hashlib.sha256(body).hexdigest() != certificate.pdf_sha256:
-            # Never hand out a file that is not the one issued; it is never regenerated either.
-            logger.error("certificate %s rev %s: stored PDF does not match its SHA-256", certificate.number, certificate.revision)
-            raise NotFoundError(
-                f"the stored PDF of {certificate.number} rev {certificate.revision} does not match its recorded SHA-256: "
-                "report this to the laboratory"
-            )
+        certificate = _certificate(request, id)
+        body = certificate_pdf_bytes(certificate)
         response = _download(body, content_type="application/pdf", file_name=_file_name(certificate, ".pdf"))
         response["ETag"] = f'"{certificate.pdf_sha256}"'
         return response

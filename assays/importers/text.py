@@ -33,7 +33,9 @@ def cyclic_gc_paused() -> Iterator[None]:
     collection can free none of them; yet their allocation alone triggers collections that scan
     the whole growing heap again and again (a third of the parse time of a 2,000 x 60 batch).
     Reference counting still frees everything as usual. Nested uses and a collector already
-    disabled by the caller are left as they are.
+    disabled by the caller are left as they are. Imports and lot assessments pause it too (the
+    planned rows, a chunk's outcomes). The switch is process-wide: a thread running beside them has
+    its cycles collected when they end.
     """
     was_enabled = gc.isenabled()
     gc.disable()

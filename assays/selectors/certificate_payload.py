@@ -181,7 +181,8 @@ def _methods_and_dates(lot: Lot) -> tuple[list[dict[str, Any]], list[str]]:
     return list(methods.values()), sorted(dates)
 
 
-def _provenance(lot: Lot, profile: LabProfile) -> dict[str, Any]:
+def lot_provenance(*, lot: Lot, profile: LabProfile) -> dict[str, Any]:
+    """The provenance section as the certificate prints it (also previewed on the review page)."""
     # The whole genealogy upstream of the lot, one query per level (genealogies are shallow).
     edges: list[Edge] = []
     frontier, seen = {lot.pk}, {lot.pk}
@@ -310,7 +311,7 @@ def certificate_payload(*, certificate: Certificate, profile: LabProfile) -> dic
         else "none: no statement of conformity",
         "rounding_rule": " ".join([*(ROUNDING_WORDS.get(c, c) for c in comparisons if not is_report), REPORT_ROUNDING]),
         "concession": certificate.concession_reason or None,
-        "provenance": _provenance(lot, profile),
+        "provenance": lot_provenance(lot=lot, profile=profile),
         "signatures": [
             {
                 "name": certificate.signer_name,

@@ -3,12 +3,15 @@ public verification page (the token is the secret the QR code carries)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
+from assays.errors import NotFoundError
 from assays.models import (
     AssessmentStatus,
     Certificate,
@@ -24,6 +27,8 @@ from assays.models import (
 from assays.permissions import READ_LOTS, can_any
 from assays.roles import is_cross_site, is_partner_user
 from assays.selectors.scoping import lot_visibility
+
+logger = logging.getLogger(__name__)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -116,3 +121,25 @@ def certificate_batch_get(*, actor: User | AnonymousUser, pk: int) -> Certificat
     if not is_cross_site(actor):
         batches = batches.filter(requested_by_id=actor.pk)
     return batches.filter(pk=pk).first()
+
+
+def certificate_pdf_bytes(certificate: Certificate) -> bytes:
+    """The stored, signed PDF of ``certificate``, byte for byte as issued.
+
+    Raises NotFoundError while it is being made, and when the stored file cannot be read or no
+    longer matches its recorded SHA-256: a file that is not the one issued is never handed out
+    (and never regenerated either: the laboratory must look into it).
+    """
+    name = f"{certificate.number} rev {certificate.revision}"
+    if not certificate.pdf_sha256 or not certificate.pdf:
+        raise NotFoundError(f"{name} is signed but its PDF is not made yet: try again shortly")
+    try:
+        with certificate.pdf.open("rb") as stored:
+            body: bytes = stored.read()
+    except (OSError, ValueError) as error:  # ValueError: no file name recorded
+        logger.error("certificate %s: stored PDF unreadable: %s", name, error)
+        raise NotFoundError(f"the stored PDF of {name} cannot be read: report this to the laboratory") from None
+    if hashlib.sha256(body).hexdigest() != certificate.pdf_sha256:
+        logger.error("certificate %s: stored PDF does not match its SHA-256", name)
+        raise NotFoundError(f"the stored PDF of {name} does not match its recorded SHA-256: report this to the laboratory")
+    return body

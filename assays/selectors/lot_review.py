@@ -19,7 +19,7 @@ from assays.models import Certificate, LabProfile, Lot, LotAllocation, LotInput,
 
 # The provenance section exactly as the certificate will word it (the payload's own builder), so
 # QA previews what they sign rather than a second account of it.
-from assays.selectors.certificate_payload import _provenance as payload_provenance
+from assays.selectors.certificate_payload import lot_provenance
 from assays.selectors.certificates import certificate_list
 from assays.selectors.lot_detail import lot_allocations, lot_inputs
 from assays.selectors.runs import ACCEPTANCE_LABELS, run_list
@@ -140,6 +140,6 @@ def lot_review(*, actor: User | AnonymousUser, lot: Lot, profile: LabProfile) ->
         results=lot_review_results(actor=actor, lot=lot),
         inputs=list(lot_inputs(actor=actor, lot=lot)),
         allocations=list(lot_allocations(actor=actor, lot=lot)),
-        provenance=payload_provenance(lot, profile),
+        provenance=lot_provenance(lot=lot, profile=profile),
         certificates=list(certificate_list(actor=actor).filter(lot=lot).order_by("-issued_at", "-id")),
     )

@@ -40,6 +40,7 @@ from assays.chemistry import assessment as core
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
 from assays.errors import NotFoundError
 from assays.importers.analytes import LOI, NAMED_ANALYTES
+from assays.importers.text import cyclic_gc_paused
 from assays.lifecycle import check_transition
 from assays.models import (
     Analyte,
@@ -65,7 +66,6 @@ from assays.models import (
 )
 from assays.roles import Role
 from assays.services.audit import AuditChange, audit_record_many, audited_context, snapshot
-from assays.services.runs import _cyclic_gc_paused
 
 _MG_KG_PER = {"mg/kg": 1.0, "µg/g": 1.0, "%": 10_000.0, "g/kg": 1_000.0, "µg/kg": 0.001}
 # A feedstock lot is judged by its chemistry's report-only specification (payable content).
@@ -351,7 +351,7 @@ def lots_assess(*, lot_ids: Collection[int], actor: User | None = None, reason: 
         return LotsAssessed(found=0, changed=[], unjudged=[], current={}, created={})
     # As for an import: a chunk makes a few hundred thousand objects that live until it ends, which
     # the cyclic collector would traverse again and again for nothing (half the chunk's CPU time).
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _lots_assess(ids, actor=actor, reason=reason)
 
 
@@ -376,9 +376,10 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
                 current[lot.pk] = newest[0]
             else:
                 todo.append((lot, spec, results[lot.pk], fingerprint))
-        created = _store_assessments(todo, actor=actor, why=why)
+        certified = _certified([lot.pk for lot, *_ in todo]) if todo else {}
+        created = _store_assessments(todo, certified=certified, actor=actor, why=why)
         current.update({lot_id: assessment.pk for lot_id, assessment in created.items()})
-        _follow_many(lots, created=created, actor=actor)
+        _follow_many(lots, created=created, certified=certified.keys(), actor=actor)
         # Nothing to judge by, or judged now: either way no longer waiting (a specification loaded
         # later reassesses its product's lots).
         _clear_stale_many(lots, actor=actor)
@@ -405,11 +406,17 @@ def _latest_assessments(lot_ids: list[int]) -> dict[int, tuple[int, str]]:
     return {lot_id: (assessment_id, fingerprint) for lot_id, assessment_id, fingerprint in rows}
 
 
-def _store_assessments(todo: list[tuple[Lot, Specification, LotResults, str]], *, actor: User | None, why: str) -> dict[int, LotAssessment]:
-    """The new assessments in one write, with their audit events in another."""
+def _store_assessments(
+    todo: list[tuple[Lot, Specification, LotResults, str]],
+    *,
+    certified: Mapping[int, tuple[str, Any]],
+    actor: User | None,
+    why: str,
+) -> dict[int, LotAssessment]:
+    """The new assessments in one write, with their audit events in another; each compared with
+    its lot's certified assessment (``certified``), if it has one."""
     if not todo:
         return {}
-    certified = _certified([lot.pk for lot, *_ in todo])
     spec_inputs: dict[int, core.Specification] = {}
     assessments: list[LotAssessment] = []
     events: list[AuditChange] = []
@@ -435,8 +442,6 @@ def _store_assessments(todo: list[tuple[Lot, Specification, LotResults, str]], *
             differs_from_certified=differs,
             assessed_by=actor,
         )
-        # Whether the lot has a certified assessment: its state is then left alone (``_follow``).
-        assessment._lims_certified = frozen is not None  # type: ignore[attr-defined]
         assessments.append(assessment)
     _insert_assessments(assessments)
     for assessment in assessments:
@@ -513,17 +518,17 @@ def _certified(lot_ids: list[int]) -> dict[int, tuple[str, Any]]:
     return found
 
 
-def _follow_many(lots: list[Lot], *, created: Mapping[int, LotAssessment], actor: User | None) -> None:
-    """Flags, lot states and QA's e-mail after new assessments (``_follow`` for each lot), with the
-    state changes written in one UPDATE per target state."""
+def _follow_many(lots: list[Lot], *, created: Mapping[int, LotAssessment], certified: Collection[int], actor: User | None) -> None:
+    """Flags, lot states and QA's e-mail after new assessments, with the state changes written in
+    one UPDATE per target state. A lot with a certified assessment (``certified``: lot ids) keeps
+    its state; a differing new assessment only raises a flag."""
     moves: dict[LotStatus, list[tuple[Lot, str]]] = defaultdict(list)
     flags: list[tuple[Lot, FlagKind, LotAssessment]] = []
     for lot in lots:
         assessment = created.get(lot.pk)
         if assessment is None:
             continue
-        certified = bool(getattr(assessment, "_lims_certified", False))
-        if certified or lot.status == LotStatus.RELEASED:
+        if lot.pk in certified or lot.status == LotStatus.RELEASED:
             if assessment.differs_from_certified:
                 flags.append((lot, FlagKind.DIFFERS_FROM_CERTIFIED, assessment))
             continue

@@ -66,11 +66,9 @@ class CertificationRefusedError(DomainError):
 
 
 def lab_profile() -> LabProfile:
-    """The lab's certificate header and signing settings; a first row from the settings if none yet."""
-    profile = LabProfile.objects.first()
-    if profile is None:
-        profile, _ = LabProfile.objects.get_or_create(singleton=True, defaults={"name": "Laboratory"})
-    return profile
+    """The lab's certificate header and signing settings. Until a lab admin fills them in, an unsaved
+    default: reading a page never writes a row."""
+    return LabProfile.objects.first() or LabProfile(name="Laboratory")
 
 
 def number_allocate(*, kind: CertificateKind, year: int) -> str:

@@ -79,23 +79,7 @@ def flag_acknowledge(*, actor: User | AnonymousUser, flag: Flag | int, reason: s
         raise DomainError(f"flag {locked.pk} is resolved: a resolved flag is final")
     if locked.status == FlagStatus.ACKNOWLEDGED:
         raise DomainError(f"flag {locked.pk} was already acknowledged by {_who(locked.acknowledged_by)}")
-    before = snapshot(locked, fields=_ACKNOWLEDGEMENT_FIELDS)
-    with audited_context(actor=user, reason=reason, flag=locked.pk):
-        locked.status = FlagStatus.ACKNOWLEDGED
-        locked.acknowledged_at = timezone.now()
-        locked.acknowledged_by = user
-        locked.acknowledgement_reason = reason
-        locked.save(update_fields=_ACKNOWLEDGEMENT_FIELDS)
-        audit_record(
-            actor=user,
-            action=AuditAction.TRANSITION,
-            instance=locked,
-            reason=reason,
-            before=before,
-            after=snapshot(locked, fields=_ACKNOWLEDGEMENT_FIELDS),
-            context={"target": _target(locked), "kind": locked.kind},
-        )
-    return locked
+    return _step(locked, to=FlagStatus.ACKNOWLEDGED, fields=_ACKNOWLEDGEMENT_FIELDS, actor=user, reason=reason)
 
 
 @transaction.atomic
@@ -112,20 +96,27 @@ def flag_resolve(*, actor: User | AnonymousUser, flag: Flag | int, reason: str) 
 
 def _resolve(flag: Flag, *, actor: User, reason: str) -> Flag:
     """Resolve a locked, unresolved flag, audited; the caller checked who and why."""
-    before = snapshot(flag, fields=_RESOLUTION_FIELDS)
+    return _step(flag, to=FlagStatus.RESOLVED, fields=_RESOLUTION_FIELDS, actor=actor, reason=reason)
+
+
+def _step(flag: Flag, *, to: FlagStatus, fields: list[str], actor: User, reason: str) -> Flag:
+    """Move a locked flag to ``to``, stamping its when, who and why (``fields``: status, then the
+    step's time, user and reason columns), with one audit event."""
+    _, at_field, by_field, reason_field = fields
+    before = snapshot(flag, fields=fields)
     with audited_context(actor=actor, reason=reason, flag=flag.pk):
-        flag.status = FlagStatus.RESOLVED
-        flag.resolved_at = timezone.now()
-        flag.resolved_by = actor
-        flag.resolution_reason = reason
-        flag.save(update_fields=_RESOLUTION_FIELDS)
+        flag.status = to
+        setattr(flag, at_field, timezone.now())
+        setattr(flag, by_field, actor)
+        setattr(flag, reason_field, reason)
+        flag.save(update_fields=fields)
         audit_record(
             actor=actor,
             action=AuditAction.TRANSITION,
             instance=flag,
             reason=reason,
             before=before,
-            after=snapshot(flag, fields=_RESOLUTION_FIELDS),
+            after=snapshot(flag, fields=fields),
             context={"target": _target(flag), "kind": flag.kind},
         )
     return flag

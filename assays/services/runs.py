@@ -38,17 +38,15 @@ integrity"), not row by row at commit. ``bench/import_bench.py`` measures all of
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import gc
 import hashlib
 import json
 import math
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +81,7 @@ from assays.importers.matching import (
     match_acquisitions,
     normalise_label,
 )
+from assays.importers.text import cyclic_gc_paused
 from assays.models import (
     Acquisition,
     Analyte,
@@ -282,7 +281,7 @@ def run_import(
     existing = Run.objects.filter(source_sha256=digest).first()
     if existing is not None:
         return _existing_summary(existing, summary)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _import_file(
             summary,
             data=data,
@@ -309,7 +308,7 @@ def _import_file(
     estimate_from_blanks: bool,
 ) -> ImportSummary:
     # A function of its own so that the parsed file and the plan are freed when it returns, before
-    # the garbage collector is back on (``_cyclic_gc_paused``).
+    # the garbage collector is back on (``cyclic_gc_paused``).
     plan = _Plan(summary=summary)
     try:
         parsed = registry.parse(data, file_name=summary.file_name, format=format)
@@ -347,7 +346,7 @@ def run_import_parsed(
     existing = Run.objects.filter(source_sha256=source_sha256).first()
     if existing is not None:
         return _existing_summary(existing, summary)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _import_parsed(
             summary, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_limits_from_blanks
         )
@@ -360,28 +359,6 @@ def _import_parsed(
     plan = _Plan(summary=summary)
     _plan(plan, parsed, actor=actor, instrument=instrument, method=method, estimate_from_blanks=estimate_from_blanks)
     return _finish(plan, actor=actor, instrument=instrument, method=method)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while an import runs; reference counting still frees
-    everything that is not in a cycle, and the collector catches up when it is back on.
-
-    An import makes a few hundred thousand objects that all live until it ends (parsed values,
-    planned rows). The collector, started by allocation counts, would traverse them again and again
-    and find nothing to free: a third of the CPU time of a 120,000-value import
-    (bench/import_bench.py). They are freed by reference counting when the import returns, before
-    the collector is back on, so it does not traverse them then either. The switch is
-    process-wide: a thread running beside an import has its cycles collected when the import ends.
-    """
-    if not gc.isenabled():  # already off (another import in another thread, or the caller's choice)
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _finish(plan: _Plan, *, actor: User, instrument: Instrument, method: Method) -> ImportSummary:

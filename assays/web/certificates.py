@@ -11,6 +11,7 @@ is a 404 before any service is asked. Nothing is changed by a refused signature.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,13 @@ from assays.permissions import Capability, can
 from assays.roles import is_staff_member
 from assays.selectors.assessments import assessment_rows, lot_assessment_latest, payable_rows, report_rows
 from assays.selectors.certificate_payload import verification_url
-from assays.selectors.certificates import certificate_batch_get, certificate_eligible_lots, certificate_get, certificate_list
+from assays.selectors.certificates import (
+    certificate_batch_get,
+    certificate_eligible_lots,
+    certificate_get,
+    certificate_list,
+    certificate_pdf_bytes,
+)
 from assays.selectors.lot_review import LotReview, lot_review
 from assays.selectors.qa_dashboard import qa_lot_get, qa_lot_queryset
 from assays.services.certificates import (
@@ -393,14 +400,12 @@ def certificate_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def certificate_pdf(request: HttpRequest, pk: int) -> FileResponse:
     certificate = _visible_certificate(request, pk)
-    if not certificate.pdf_sha256 or not certificate.pdf:
-        raise Http404("the PDF is not produced yet")
     try:
-        handle = certificate.pdf.storage.open(certificate.pdf.name, "rb")
-    except OSError as exc:
-        raise Http404("the PDF is missing from storage") from exc
+        body = certificate_pdf_bytes(certificate)
+    except NotFoundError as exc:
+        raise Http404(str(exc)) from exc
     return FileResponse(
-        handle, as_attachment=True, filename=f"{certificate.number}-rev{certificate.revision}.pdf", content_type="application/pdf"
+        io.BytesIO(body), as_attachment=True, filename=f"{certificate.number}-rev{certificate.revision}.pdf", content_type="application/pdf"
     )
 
 
