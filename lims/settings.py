@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "pgtrigger",
     "pghistory",
+    # Its abstract key model is the base of PartnerApiKey; the app must be installed to import it.
+    "rest_framework_api_key",
     "assays",
 ]
 

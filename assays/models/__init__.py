@@ -36,6 +36,14 @@ from assays.models.lots import (  # noqa: E402
     MagnetChemistry,
 )
 from assays.models.ops import WorkerHeartbeat  # noqa: E402
+from assays.models.partner_access import (  # noqa: E402
+    ApiScope,
+    DeliveryStatus,
+    PartnerApiKey,
+    PartnerWebhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from assays.models.qc import (  # noqa: E402
     CalibrationNominal,
     ControlBaseline,
@@ -92,6 +100,7 @@ __all__ = [
     "NUMBER_PREFIX",
     "Acquisition",
     "Analyte",
+    "ApiScope",
     "AssessmentStatus",
     "AuditAction",
     "AuditEvent",
@@ -108,6 +117,7 @@ __all__ = [
     "ControlSeries",
     "CustodyEvent",
     "CustodyEventKind",
+    "DeliveryStatus",
     "Element",
     "FeedstockType",
     "Flag",
@@ -129,8 +139,10 @@ __all__ = [
     "MethodChannel",
     "Oxide",
     "Partner",
+    "PartnerApiKey",
     "PartnerKind",
     "PartnerMembership",
+    "PartnerWebhook",
     "PlasmaView",
     "Product",
     "QcCheck",
@@ -166,5 +178,7 @@ __all__ = [
     "SpecificationStatus",
     "Technique",
     "TotpDevice",
+    "WebhookDelivery",
+    "WebhookEvent",
     "WorkerHeartbeat",
 ]

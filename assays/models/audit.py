@@ -20,6 +20,8 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Delete"
     TRANSITION = "transition", "State change"
     IMPORT = "import", "Import"
+    # A partner read a document or its data (the API or the portal): who fetched what, and when.
+    DOWNLOAD = "download", "Download"
 
 
 class AuditEvent(models.Model):
