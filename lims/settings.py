@@ -153,6 +153,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Without a broker the tasks run eagerly in-process (embedded mode); the code path is the same.
 CELERY_BROKER_URL = _env("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not _env("CELERY_BROKER_URL")
+# The cache holds per-key request counts (throttling): shared by every web process in the stack
+# mode, so a partner's rate is one rate however many processes serve it. LIMS_CACHE_URL, else the
+# broker's Redis; in the embedded mode a process-local cache is the whole story.
+_CACHE_URL = _env("LIMS_CACHE_URL") or (_env("CELERY_BROKER_URL") if (_env("CELERY_BROKER_URL") or "").startswith("redis") else "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL, "KEY_PREFIX": "lims-cache"}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 # Results live in domain tables, never in a Celery result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -193,6 +204,10 @@ LIMS_SIGNING_KEY_FILE = Path(_env("LIMS_SIGNING_KEY_FILE") or VAR_DIR / "signing
 LIMS_SIGNING_CERT_FILE = Path(_env("LIMS_SIGNING_CERT_FILE") or VAR_DIR / "signing" / "lab-cert.pem")
 # Where the verification page is reached from outside: the QR code on a certificate points here.
 LIMS_PUBLIC_BASE_URL = (_env("LIMS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# --- Partner access ----------------------------------------------------------------------------
+# Requests per key (or partner user) unless the key sets its own rate; DRF's notation.
+LIMS_PARTNER_API_RATE = _env("LIMS_PARTNER_API_RATE") or "1200/min"
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -244,7 +259,12 @@ LIMS_DEFAULT_SITE_COUNTRY = (_env("LIMS_DEFAULT_SITE_COUNTRY") or "GB").upper()
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Sessions first (staff and the browsable API); a partner key is accepted everywhere so that a
+    # dead key is refused with 401 wherever it is sent, and a live one with 403 off the partner API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "assays.api.partner_auth.PartnerApiKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["assays.api.permissions.IsStaffMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",

@@ -57,11 +57,11 @@ def _rendered(request: Request, certificate_id: int) -> Certificate:
     return certificate
 
 
-def _file_name(certificate: Certificate, suffix: str) -> str:
+def document_file_name(certificate: Certificate, suffix: str) -> str:
     return f"{certificate.number}-rev{certificate.revision}{suffix}"
 
 
-def _download(body: bytes, *, content_type: str, file_name: str) -> HttpResponse:
+def file_download(body: bytes, *, content_type: str, file_name: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{file_name}"'
     # Certified content is not public: never kept by a shared cache.
@@ -69,7 +69,7 @@ def _download(body: bytes, *, content_type: str, file_name: str) -> HttpResponse
     return response
 
 
-class _FileNegotiation(BaseContentNegotiation):
+class FileNegotiation(BaseContentNegotiation):
     """A file endpoint answers its file whatever the Accept header asks (a PDF client may send
     ``Accept: application/pdf``), and its errors as JSON, never 406."""
 
@@ -86,7 +86,7 @@ class _FileNegotiation(BaseContentNegotiation):
 class _FileView(generics.GenericAPIView[Any]):
     permission_classes = [CanReadLots]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _FileNegotiation
+    content_negotiation_class = FileNegotiation
 
 
 class CertificateListView(generics.ListAPIView[Certificate]):
@@ -160,7 +160,7 @@ class CertificatePdfView(_FileView):
     def get(self, request: Request, id: int) -> HttpResponse:
         certificate = _certificate(request, id)
         body = certificate_pdf_bytes(certificate)
-        response = _download(body, content_type="application/pdf", file_name=_file_name(certificate, ".pdf"))
+        response = file_download(body, content_type="application/pdf", file_name=document_file_name(certificate, ".pdf"))
         response["ETag"] = f'"{certificate.pdf_sha256}"'
         return response
 
@@ -183,7 +183,7 @@ class CertificateDataView(_FileView):
     def get(self, request: Request, id: int) -> HttpResponse:
         certificate = _rendered(request, id)
         response = HttpResponse(certified_data_json(certificate), content_type="application/json")
-        response["Content-Disposition"] = f'inline; filename="{_file_name(certificate, "-data.json")}"'
+        response["Content-Disposition"] = f'inline; filename="{document_file_name(certificate, "-data.json")}"'
         response["Cache-Control"] = "private, no-store"
         return response
 
@@ -205,6 +205,8 @@ class CertificateDataCsvView(_FileView):
     )
     def get(self, request: Request, id: int) -> HttpResponse:
         certificate = _rendered(request, id)
-        return _download(
-            certified_results_csv(certificate), content_type="text/csv; charset=utf-8", file_name=_file_name(certificate, "-results.csv")
+        return file_download(
+            certified_results_csv(certificate),
+            content_type="text/csv; charset=utf-8",
+            file_name=document_file_name(certificate, "-results.csv"),
         )

@@ -1,7 +1,8 @@
 """Domain errors as HTTP answers, so that a refusal by a service or selector is a clear 4xx, never a 500.
 
 ``NotFoundError`` -> 404, ``PermissionDeniedError`` -> 403, any other ``DomainError`` (and an illegal
-lot transition) -> 400, a Django ``ValidationError`` (a model's ``full_clean`` or a field's parser) -> 400.
+lot transition) -> 400, a Django ``ValidationError`` (a model's ``full_clean`` or a field's parser) -> 400,
+a dead partner API key -> 401.
 Each body has a ``detail`` message; field errors add ``errors``. The rest is DRF's default.
 """
 
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from assays.api.partner_auth import ApiKeyRefused, PartnerApiKeyAuthentication
 from assays.errors import DomainError, NotFoundError, PermissionDeniedError
 
 __all__ = ["DomainRefusedError", "exception_handler"]
@@ -45,4 +47,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         translated = exceptions.PermissionDenied(str(exc))
     elif isinstance(exc, DomainError):
         translated = DomainRefusedError(str(exc))
-    return drf_exception_handler(translated, context)
+    response = drf_exception_handler(translated, context)
+    if response is not None and isinstance(exc, ApiKeyRefused):
+        # DRF answers 403 when the view's first authenticator (sessions) sends no challenge; a dead
+        # key is an authentication failure wherever it is sent: 401, with the scheme to use.
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = PartnerApiKeyAuthentication().authenticate_header(context["request"])
+    return response

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from assays.api import assessment_views, certificate_views, flag_views, qc_views, reassessment_views, views
+from assays.api import assessment_views, certificate_views, flag_views, partner_views, qc_views, reassessment_views, views
 
 app_name = "api"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -39,4 +39,21 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # which DRF keeps for choosing a renderer); both byte for byte the PDF's attachments.
     path("certificates/<int:id>/data/", certificate_views.CertificateDataView.as_view(), name="certificate-data"),
     path("certificates/<int:id>/data.csv", certificate_views.CertificateDataCsvView.as_view(), name="certificate-data-csv"),
+    # The partner API: a partner's own lots, released results and documents (key or partner sign-in).
+    path("partner/lots/", partner_views.PartnerLotListView.as_view(), name="partner-lot-list"),
+    # Before partner-lot-detail, whose ``path`` would otherwise take "X/results/" as a lot code.
+    path("partner/lots/<path:code>/results/", partner_views.PartnerLotResultsView.as_view(), name="partner-lot-results"),
+    path("partner/lots/<path:code>/results.csv", partner_views.PartnerLotResultsCsvView.as_view(), name="partner-lot-results-csv"),
+    path("partner/lots/<path:code>/", partner_views.PartnerLotDetailView.as_view(), name="partner-lot-detail"),
+    path("partner/results/", partner_views.PartnerResultListView.as_view(), name="partner-result-list"),
+    path("partner/certificates/", partner_views.PartnerDocumentListView.as_view(), name="partner-certificate-list"),
+    path("partner/certificates/<int:id>/", partner_views.PartnerDocumentDetailView.as_view(), name="partner-certificate-detail"),
+    path("partner/certificates/<int:id>/pdf/", partner_views.PartnerDocumentPdfView.as_view(), name="partner-certificate-pdf"),
+    path("partner/certificates/<int:id>/data/", partner_views.PartnerDocumentDataView.as_view(), name="partner-certificate-data"),
+    path("partner/certificates/<int:id>/data.csv", partner_views.PartnerDocumentDataCsvView.as_view(), name="partner-certificate-data-csv"),
+    path(
+        "partner/certificates/<int:id>/verification/",
+        partner_views.PartnerDocumentVerificationView.as_view(),
+        name="partner-certificate-verification",
+    ),
 ]

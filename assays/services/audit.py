@@ -65,8 +65,10 @@ def audit_record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     context: Mapping[str, Any] | None = None,
+    object_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event for ``instance``. Must run inside the caller's transaction."""
+    """Append one event for ``instance``. Must run inside the caller's transaction. ``object_id``
+    names a record whose primary key is too long for the trail (an API key's: its prefix)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change it records")
     return AuditEvent.objects.create(
@@ -75,7 +77,7 @@ def audit_record(
         actor_label=actor_label(actor),
         action=action,
         entity=instance._meta.label_lower,
-        object_id=str(instance.pk),
+        object_id=object_id or str(instance.pk),
         object_repr=str(instance)[:200],
         reason=reason,
         before=dict(before) if before is not None else None,
