@@ -38,6 +38,7 @@ from assays.chemistry.channels import channel_code
 from assays.errors import DomainError
 from assays.models import (
     Analyte,
+    ApiScope,
     CalibrationNominal,
     Certificate,
     CertifiedValue,
@@ -59,6 +60,7 @@ from assays.models import (
     MethodChannel,
     Oxide,
     Partner,
+    PartnerApiKey,
     PartnerKind,
     PartnerMembership,
     Product,
@@ -620,7 +622,28 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         for lot in lots.values():
             lot_assess(lot_id=lot.pk)
         _ensure_certificates(result, users=users, lots=lots, partners=partners)
+        _ensure_partner_key(result, admin=users[SEED_ACTOR_USERNAME], partner=partners[DEMO_KEY_PARTNER])
     return result
+
+
+# --- A partner API key ------------------------------------------------------------------------
+
+DEMO_KEY_PARTNER = "LIBERTY-MAG"
+DEMO_KEY_NAME = "Demo ERP connector"
+
+
+def _ensure_partner_key(result: DemoSeedResult, *, admin: User, partner: Partner) -> None:
+    """One read-only key for the demo customer, printed once: the partner API can be tried at once."""
+    from assays.services.partner_keys import api_key_issue
+
+    if PartnerApiKey.objects.filter(partner=partner, name=DEMO_KEY_NAME, revoked=False).exists():
+        return
+    _, raw = api_key_issue(actor=admin, partner=partner, name=DEMO_KEY_NAME, scopes=list(ApiScope.values))
+    result.created["partner API keys"] += 1
+    result.notes.append(
+        f"Partner API key for {partner.code} (shown this once): {raw}\n"
+        f"  try: curl -H 'Authorization: Api-Key {raw}' {settings.LIMS_PUBLIC_BASE_URL}/api/v1/partner/lots/"
+    )
 
 
 # --- A demo ICP-MS run ------------------------------------------------------------------------

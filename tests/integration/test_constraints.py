@@ -50,7 +50,9 @@ from assays.models import (
     MethodChannel,
     Oxide,
     Partner,
+    PartnerApiKey,
     PartnerMembership,
+    PartnerWebhook,
     Product,
     QcCheck,
     QcEvaluation,
@@ -70,6 +72,7 @@ from assays.models import (
     Specification,
     SpecificationLine,
     TotpDevice,
+    WebhookDelivery,
     WorkerHeartbeat,
 )
 from tests.factories import (
@@ -1231,3 +1234,37 @@ def test_reassessment_chunks_are_unique_and_count_within_their_lots(reassessment
         ReassessmentChunk.objects.create(reassessment=reassessment, position=2, first_lot_id=13, lot_ids=[], lot_count=0)
     with violates(ReassessmentChunk, "reassessment_chunk_counts_within_lots"):
         ReassessmentChunk.objects.create(reassessment=reassessment, position=3, first_lot_id=14, lot_ids=[14], lot_count=1, changed_lots=2)
+
+
+# --- Partner access (issue 7) -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def partner() -> Partner:
+    return Partner.objects.create(code="PX", name="Partner X", kind="both", country="DE")
+
+
+def test_a_partner_key_has_a_unique_prefix_and_a_revocation_time(partner: Partner) -> None:
+    key, _ = PartnerApiKey.objects.create_key(partner=partner, name="ERP", scopes=["lots"])
+    with violates(PartnerApiKey, "partner_api_key_revoked_has_time"):
+        PartnerApiKey.objects.filter(pk=key.pk).update(revoked=True)
+    with violates(PartnerApiKey, "prefix"):
+        PartnerApiKey.objects.create(id="other", prefix=key.prefix, hashed_key="x", partner=partner, name="copy")
+    PartnerApiKey.objects.filter(pk=key.pk).update(revoked=True, revoked_at=timezone.now())
+
+
+def test_a_webhook_has_a_secret_and_its_deliveries_a_known_state(partner: Partner) -> None:
+    with violates(PartnerWebhook, "partner_webhook_secret_not_empty"):
+        PartnerWebhook.objects.create(partner=partner, url="https://erp.example.com/hook", events=["certificate.issued"], secret="")
+    webhook = PartnerWebhook.objects.create(partner=partner, url="https://erp.example.com/hook", events=["certificate.issued"], secret="s")
+    delivery = WebhookDelivery.objects.create(webhook=webhook, event="certificate.issued")
+    rows = WebhookDelivery.objects.filter(pk=delivery.pk)
+    with violates(WebhookDelivery, "webhook_delivery_status_valid"):
+        rows.update(status="lost")
+    with violates(WebhookDelivery, "webhook_delivery_event_valid"):
+        rows.update(event="lot.created")
+    with violates(WebhookDelivery, "webhook_delivery_delivered_has_time"):
+        rows.update(status="delivered")
+    with violates(WebhookDelivery, "event_id"):
+        WebhookDelivery.objects.create(webhook=webhook, event="certificate.issued", event_id=delivery.event_id)
+    rows.update(status="delivered", delivered_at=timezone.now())
