@@ -19,9 +19,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from assays.chemistry.channels import channel_code
 from assays.chemistry.oxides import parse_oxide
@@ -52,7 +58,9 @@ from assays.models import (
     MethodChannel,
     Oxide,
     Partner,
+    PartnerApiKey,
     PartnerMembership,
+    PartnerWebhook,
     Product,
     QcCheck,
     QcEvaluation,
@@ -70,6 +78,7 @@ from assays.models import (
     SpecificationLine,
     SpecificationStatus,
     TotpDevice,
+    WebhookDelivery,
     WorkerHeartbeat,
 )
 from assays.permissions import Capability, can
@@ -954,3 +963,55 @@ class WorkerHeartbeatAdmin(RegulatedRecordAdmin):
     """Written by the workers; shown so an admin can tell a dead pool from an idle one."""
 
     list_display = ("hostname", "last_seen_at", "beats")
+
+
+@admin.register(PartnerWebhook)
+class PartnerWebhookAdmin(RegulatedRecordAdmin):
+    """Registered and disabled through the service (the webhook pages), which audits both and shows
+    the secret once; here it is never shown."""
+
+    list_display = ("partner", "url", "events", "is_active", "created_at", "created_by", "disabled_at")
+    list_filter = ("is_active", "partner")
+    search_fields = ("url", "partner__code", "description")
+    list_select_related = ("partner", "created_by")
+    exclude = ("secret",)
+    # Shown read-only, but Django still builds the form: say https, as Django 6 will by default.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(RegulatedRecordAdmin):
+    """The delivery log: written by the delivery task only."""
+
+    list_display = ("created_at", "event", "webhook", "certificate", "status", "attempts", "last_status_code", "next_attempt_at")
+    list_filter = ("status", "event")
+    search_fields = ("webhook__partner__code", "webhook__url", "certificate__number")
+    list_select_related = ("webhook", "webhook__partner", "certificate")
+    date_hierarchy = "created_at"
+
+
+# The library's own key model is not used (partners' keys are PartnerApiKey): its admin, which
+# importing the library's admin module registers, would only invite keys that open nothing.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(PartnerApiKey)
+class PartnerApiKeyAdmin(RegulatedRecordAdmin, APIKeyModelAdmin):
+    """Listed and read here; issued and revoked on the Partners pages (/partners/<code>/keys/)
+    through ``assays.services.partner_keys``, which checks scopes and lifetime, audits both and
+    shows the key once. The library's add form (it shows the key once too) would skip the audit
+    and those checks, and its change form would flip ``revoked`` with no reason: both are off."""
+
+    view_capabilities = (Capability.MANAGE_USERS,)
+    # The library's admin declares these as tuples of its own length; mypy reads that as their type.
+    list_display = ("prefix", "name", "partner", "scopes", "expiry_date", "_has_expired", "revoked", "last_used_at", "created", "manage")  # type: ignore[assignment]
+    list_filter = ("revoked", "partner", "expiry_date", "created")  # type: ignore[assignment]
+    search_fields = ("name", "prefix", "partner__code", "partner__name")  # type: ignore[assignment]
+    list_select_related = ("partner",)
+    readonly_fields = ("manage",)
+    date_hierarchy = "created"
+
+    @admin.display(description="Issue or revoke")
+    def manage(self, key: PartnerApiKey) -> SafeString:
+        return format_html('<a href="{}">{} keys</a>', reverse("web:partner_keys", args=[key.partner.code]), key.partner.code)

@@ -13,6 +13,7 @@ from assays.services.certificates import certificate_render, certificates_pendin
 from assays.services.ops import worker_heartbeat_record
 from assays.services.reassessment import reassessment_chunk_run, reassessments_sweep
 from assays.services.run_qc import enqueue_evaluations, run_evaluate, runs_pending_qc
+from assays.services.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 
 # Work that must not be lost: acknowledged only once done (a worker killed mid-task leaves it on
 # the queue), and a database hiccup (lock timeout, failover) retried with backoff. Every such task
@@ -100,3 +101,33 @@ def render_pending_certificates() -> list[int]:
     for certificate_id in pending:
         render_certificate.delay(certificate_id)
     return pending
+
+
+@shared_task(
+    bind=True,
+    name="assays.tasks.deliver_webhook",
+    # Attempts are counted and capped by the service (LIMS_WEBHOOK_MAX_ATTEMPTS); this bound only
+    # stops a chain that misbehaves. A chain cut short is picked up by deliver_due_webhooks.
+    **{**RETRIED_ON_DATABASE_ERRORS, "max_retries": 64},
+)
+def deliver_webhook(self: Any, delivery_id: int) -> str:
+    """One attempt at a webhook delivery; a failed one is retried after the wait the service set
+    (doubling from LIMS_WEBHOOK_RETRY_BASE_SECONDS, capped). Run eagerly (the embedded mode, whose
+    tasks run in the request) it never retries in-process, which would recurse and block: the
+    delivery stays pending, for the sweep or a "send again" from the delivery log."""
+    outcome = webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="assays.tasks.deliver_due_webhooks")
+def deliver_due_webhooks() -> list[int]:
+    """Beat runs this every minute: pending deliveries well past their next attempt (a lost message,
+    a killed worker) are enqueued again. A duplicate is harmless: an attempt not due is skipped."""
+    from django.conf import settings
+
+    due = webhook_deliveries_due(older_than_seconds=settings.LIMS_WEBHOOK_SWEEP_GRACE_SECONDS)
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return due

@@ -183,6 +183,7 @@ CELERY_BEAT_SCHEDULE = {
     "assess-stale-lots": {"task": "assays.tasks.assess_stale_lots", "schedule": 60.0},
     "sweep-reassessments": {"task": "assays.tasks.sweep_reassessments", "schedule": 300.0},
     "render-pending-certificates": {"task": "assays.tasks.render_pending_certificates", "schedule": 60.0},
+    "deliver-due-webhooks": {"task": "assays.tasks.deliver_due_webhooks", "schedule": 60.0},
 }
 
 # --- Run QC -----------------------------------------------------------------------------------
@@ -208,6 +209,20 @@ LIMS_PUBLIC_BASE_URL = (_env("LIMS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000")
 # --- Partner access ----------------------------------------------------------------------------
 # Requests per key (or partner user) unless the key sets its own rate; DRF's notation.
 LIMS_PARTNER_API_RATE = _env("LIMS_PARTNER_API_RATE") or "1200/min"
+
+# --- Webhooks (docs/webhooks.md) ----------------------------------------------------------------
+# Production calls partners over https only, and never an address inside the lab's network
+# (loopback, private, link-local: a webhook must not be a way in). The demo and the tests call a
+# receiver on 127.0.0.1 over plain http.
+LIMS_WEBHOOK_ALLOW_HTTP = _env_bool("LIMS_WEBHOOK_ALLOW_HTTP", default=not IS_PRODUCTION)
+LIMS_WEBHOOK_ALLOW_PRIVATE = _env_bool("LIMS_WEBHOOK_ALLOW_PRIVATE", default=not IS_PRODUCTION)
+LIMS_WEBHOOK_TIMEOUT_SECONDS = float(_env("LIMS_WEBHOOK_TIMEOUT_SECONDS") or 10)
+# Attempts per delivery before it is marked failed; the waits between them double from the base.
+LIMS_WEBHOOK_MAX_ATTEMPTS = int(_env("LIMS_WEBHOOK_MAX_ATTEMPTS") or 8)
+LIMS_WEBHOOK_RETRY_BASE_SECONDS = float(_env("LIMS_WEBHOOK_RETRY_BASE_SECONDS") or 30)
+LIMS_WEBHOOK_RETRY_MAX_SECONDS = float(_env("LIMS_WEBHOOK_RETRY_MAX_SECONDS") or 3600)
+# A delivery this long past its next attempt has lost its message; the beat sweep sends it again.
+LIMS_WEBHOOK_SWEEP_GRACE_SECONDS = float(_env("LIMS_WEBHOOK_SWEEP_GRACE_SECONDS") or 300)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

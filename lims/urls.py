@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("assays.web.urls")),
 ]
+
+# A URL no pattern takes: JSON under /api/, the 404 page elsewhere.
+handler404 = "assays.api.errors.not_found"

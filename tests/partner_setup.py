@@ -43,7 +43,8 @@ def issue_rendered(*, qa: User, lot: Lot, customer: Partner | None = None) -> Ce
     """Sign and render (what the worker does) a certificate or report: issued, PDF stored."""
     signed = certificate_issue(actor=qa, lot=lot, password=PASSWORD, customer=customer)
     rendered = certificate_render(certificate_id=signed.pk)
-    assert rendered is not None and rendered.status == CertificateStatus.ISSUED, rendered
+    assert rendered is not None
+    assert rendered.status == CertificateStatus.ISSUED, rendered
     return rendered
 
 

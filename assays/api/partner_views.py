@@ -12,8 +12,6 @@ rows arrive; ``modified_since`` narrows a list to what changed since the caller'
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -41,16 +39,17 @@ from assays.api.partner_serializers import (
 from assays.api.serializers import ErrorSerializer
 from assays.errors import NotFoundError
 from assays.models import ApiScope, Certificate, Lot
+from assays.partner_exports import lot_results_csv
 from assays.selectors.certificate_payload import verification_url
 from assays.selectors.certificates import certificate_for_verification, certificate_pdf_bytes
 from assays.selectors.partner import (
-    RESULT_FIELDS,
     LotFilters,
     partner_document_get,
     partner_documents,
     partner_lot_get,
     partner_lots,
     partner_results,
+    partner_results_past,
 )
 from assays.services.certificates import certified_data_json, certified_results_csv
 from assays.services.partner_downloads import download_record
@@ -60,11 +59,27 @@ _AUTH_ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Not a partner (staff use the lab's API), or the key lacks the scope."),
     429: OpenApiResponse(ErrorSerializer, description="Too many requests for this key: wait Retry-After seconds."),
 }
-_LIST_ERRORS = {400: OpenApiResponse(ErrorSerializer, description="A malformed query parameter: the body names it."), **_AUTH_ERRORS}
+_BAD_PARAMETER = {400: OpenApiResponse(ErrorSerializer, description="A malformed query parameter: the body names it.")}
+_LIST_ERRORS = {**_BAD_PARAMETER, **_AUTH_ERRORS}
 _NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such record, or not yours."), **_AUTH_ERRORS}
 _FILE_ERRORS = {(status, "application/json"): response for status, response in _NOT_FOUND.items()}
 _LOT_CODE = OpenApiParameter("code", str, OpenApiParameter.PATH, description="The lot code.")
 _DOCUMENT_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The document's id (from the certificate list).")
+
+
+class _ResultCursorPagination(ViewOrderedCursorPagination):
+    """The results' cursor, whose bound on ``measurement_id`` is repeated on the measurement's own
+    id (``partner_results_past`` says why: without it a page deep in a sync reads every earlier
+    measurement)."""
+
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
+        # In DRF's order (page size, ordering, cursor), so a bad request gets the same 400.
+        if self.get_page_size(request):
+            self.ordering = self.get_ordering(request, queryset, view)
+            cursor = self.decode_cursor(request)
+            if cursor is not None and cursor.position is not None and self.ordering == ("measurement_id",):
+                queryset = partner_results_past(queryset, position=cursor.position, descending=cursor.reverse)
+        return super().paginate_queryset(queryset, request, view)
 
 
 class _PartnerView(generics.GenericAPIView[Any]):
@@ -148,7 +163,7 @@ class PartnerLotDetailView(_PartnerView):
 class PartnerResultListView(_PartnerView, generics.ListAPIView[Any]):
     partner_scope = ApiScope.RESULTS
     serializer_class = PartnerResultSerializer
-    pagination_class = ViewOrderedCursorPagination
+    pagination_class = _ResultCursorPagination
     ordering = ("measurement_id",)
 
     @extend_schema(
@@ -159,7 +174,11 @@ class PartnerResultListView(_PartnerView, generics.ListAPIView[Any]):
             "Each page read is recorded in the lab's audit trail."
         ),
         parameters=[PartnerResultFilterSerializer],
-        responses={200: PartnerResultSerializer(many=True), **_LIST_ERRORS},
+        responses={
+            200: PartnerResultSerializer(many=True),
+            **_LIST_ERRORS,
+            404: OpenApiResponse(ErrorSerializer, description="`lot` names no lot of yours."),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
@@ -186,13 +205,13 @@ class PartnerResultListView(_PartnerView, generics.ListAPIView[Any]):
 class PartnerLotResultsView(_PartnerView, generics.ListAPIView[Any]):
     partner_scope = ApiScope.RESULTS
     serializer_class = PartnerResultSerializer
-    pagination_class = ViewOrderedCursorPagination
+    pagination_class = _ResultCursorPagination
     ordering = ("measurement_id",)
 
     @extend_schema(
         summary="The accepted sample results of one of your released lots (empty until released)",
         parameters=[_LOT_CODE],
-        responses={200: PartnerResultSerializer(many=True), **_NOT_FOUND},
+        responses={200: PartnerResultSerializer(many=True), **_BAD_PARAMETER, **_NOT_FOUND},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
@@ -225,28 +244,39 @@ class PartnerLotResultsCsvView(_PartnerView):
     )
     def get(self, request: Request, code: str) -> HttpResponse:
         lot = partner_lot_get(partner=self.access.partner, code=_lot_code(code))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(RESULT_FIELDS)
-        count = 0
-        for row in partner_results(partner=self.access.partner, lot=lot).iterator(chunk_size=2000):
-            writer.writerow([_csv_cell(row[field]) for field in RESULT_FIELDS])
-            count += 1
-        self.recordfile_download(instance=lot, what="lot results csv", context={"rows": count})
-        safe_code = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lot.code)
-        return file_download(
-            buffer.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8", file_name=f"{safe_code}-results.csv"
-        )
+        # Built where the portal builds it too (assays.partner_exports): one format for both doors.
+        export = lot_results_csv(partner=self.access.partner, lot=lot)
+        self.recordfile_download(instance=lot, what="lot results csv", context={"rows": export.rows})
+        return file_download(export.body, content_type="text/csv; charset=utf-8", file_name=export.file_name)
 
 
-def _csv_cell(value: object) -> object:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, float):
-        return repr(value)  # full precision, as stored
-    return value
+# What the list shows of a document (PartnerDocumentSerializer) and no more: the certified payload
+# (kilobytes of JSON a row, three rows a document with its revisions) was most of a page's time,
+# and models of every other column most of the rest. A field the serializer reads that is not
+# here costs a query per row (tests/api/test_partner_api_paging.py counts them).
+_LIST_FIELDS = (
+    "id",
+    "kind",
+    "number",
+    "revision",
+    "status",
+    "issued_at",
+    "signer_name",
+    "signer_role",
+    "signature_meaning",
+    "revoked_at",
+    "revocation_reason",
+    "pdf_sha256",
+    "verification_token",
+    "lot__code",
+    "lot__product__code",
+    "supersedes__id",
+    "supersedes__number",
+    "supersedes__revision",
+    "superseded_by__id",
+    "superseded_by__number",
+    "superseded_by__revision",
+)
 
 
 class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Certificate]):
@@ -268,13 +298,15 @@ class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Certificate]):
         query = PartnerDocumentFilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
-        return partner_documents(
+        documents = partner_documents(
             partner=self.access.partner,
             kind=wanted.get("kind"),
             lot_code=wanted.get("lot"),
             status=wanted.get("status"),
             modified_since=wanted.get("modified_since"),
         )
+        # The customer is not shown, so not joined.
+        return documents.select_related(None).select_related("lot__product", "supersedes", "superseded_by").only(*_LIST_FIELDS)
 
 
 class PartnerDocumentDetailView(_PartnerView):

@@ -153,6 +153,8 @@ class RunEvaluateView(generics.GenericAPIView[Any]):
 
 class MethodControlChartsView(generics.GenericAPIView[Any]):
     serializer_class = ControlChartSerializer
+    # One chart per analyte and series, all at once: the answer is a plain list (and so documented).
+    pagination_class = None
 
     @extend_schema(
         summary="A method's control charts (CCV and CRM recoveries)",

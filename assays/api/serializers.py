@@ -188,10 +188,6 @@ class SampleRegistrationSerializer(serializers.Serializer[Any]):
         return fields
 
 
-class SampleRegistrationErrorSerializer(SampleRegistrationSerializer):
-    detail = serializers.CharField()
-
-
 # --- Instrument runs -----------------------------------------------------------------------------------
 # The import's answer is ``assays.services.runs.ImportSummary.as_dict()``, the same as the CLI's
 # ``--json``; these serializers describe it for the schema and read the upload's fields.
@@ -245,10 +241,6 @@ class ImportSummarySerializer(serializers.Serializer[Any]):
             child=serializers.CharField(), help_text="What refuses the file, each naming the file, line and column."
         )
         return fields
-
-
-class ImportErrorSerializer(ImportSummarySerializer):
-    detail = serializers.CharField()
 
 
 class RunFilterSerializer(serializers.Serializer[Any]):

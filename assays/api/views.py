@@ -19,7 +19,6 @@ from assays.api.pagination import ViewOrderedCursorPagination
 from assays.api.permissions import CanReadLots, CanRegisterSamples, HasCapability
 from assays.api.serializers import (
     ErrorSerializer,
-    ImportErrorSerializer,
     ImportSummarySerializer,
     LotDetailSerializer,
     LotFilterSerializer,
@@ -28,7 +27,6 @@ from assays.api.serializers import (
     RunSerializer,
     RunUploadSerializer,
     SampleFilterSerializer,
-    SampleRegistrationErrorSerializer,
     SampleRegistrationQuerySerializer,
     SampleRegistrationSerializer,
     SampleSerializer,
@@ -52,6 +50,22 @@ from assays.services.registration import samples_register_sheet
 from assays.services.runs import run_import
 
 _FORBIDDEN = {403: OpenApiResponse(ErrorSerializer, description="Not signed in, or the role does not allow this.")}
+
+
+def _upload_refused(summary_component: str, description: str) -> dict[int, OpenApiResponse]:
+    """An upload's 400: its content refused (the summary with ``errors`` and ``detail``), or the request
+    itself malformed (no file, a missing field, JSON that does not parse: ``detail`` and the fields
+    named, as every error). anyOf, since both have the ``detail`` every error body has."""
+    refused = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+    schema = {
+        "anyOf": [
+            {"allOf": [{"$ref": f"#/components/schemas/{summary_component}"}, refused]},
+            {"$ref": "#/components/schemas/Error"},
+        ]
+    }
+    return {400: OpenApiResponse(schema, description=description)}
+
+
 _LIST_ERRORS = {400: OpenApiResponse(description="A malformed query parameter: the body names it."), **_FORBIDDEN}
 # A sample sheet is typed or exported by a person; far larger is the wrong file.
 MAX_SHEET_BYTES = 10 * 1024 * 1024
@@ -161,7 +175,9 @@ class SampleListView(generics.ListAPIView[Sample]):
         responses={
             201: SampleRegistrationSerializer,
             200: SampleRegistrationSerializer,
-            400: OpenApiResponse(SampleRegistrationErrorSerializer, description="Errors in the sheet (each with line and column)."),
+            **_upload_refused(
+                "SampleRegistration", "Errors in the sheet (each with line and column), or a malformed request (the field named)."
+            ),
             **_FORBIDDEN,
         },
     )
@@ -270,7 +286,9 @@ class RunListView(generics.ListAPIView[Run]):
         responses={
             201: ImportSummarySerializer,
             200: ImportSummarySerializer,
-            400: OpenApiResponse(ImportErrorSerializer, description="The file cannot be imported: `errors` lists why."),
+            **_upload_refused(
+                "ImportSummary", "The file cannot be imported (`errors` lists why), or a malformed request (the field named)."
+            ),
             404: OpenApiResponse(ErrorSerializer, description="No such instrument in service at your sites, or no such method."),
             **_FORBIDDEN,
         },

@@ -50,6 +50,7 @@ from assays.models import (
     LotStatus,
     Partner,
     SignatureMeaning,
+    WebhookEvent,
 )
 from assays.permissions import Capability, can
 from assays.roles import Role, has_role
@@ -57,6 +58,7 @@ from assays.selectors.scoping import lot_visibility
 from assays.services.audit import audit_record, audited_context, snapshot
 from assays.services.lots import lot_transition
 from assays.services.signing_auth import signer_reauthenticate
+from assays.services.webhooks import webhook_events_for_certificate
 
 LIVE_STATUSES = (CertificateStatus.RENDERING, CertificateStatus.ISSUED)
 
@@ -351,6 +353,8 @@ def certificate_revoke(*, actor: User, certificate: Certificate, password: str, 
     if locked.status not in LIVE_STATUSES:
         raise CertificationRefusedError(f"{locked} is {locked.get_status_display().lower()}: it cannot be revoked")
     before = snapshot(locked, fields=["status", "revoked_at", "revocation_reason"])
+    # Only partners who were told of the document are told of its revocation.
+    was_issued = locked.status == CertificateStatus.ISSUED
     with audited_context(actor=actor, reason=reason, certificate=locked.pk):
         locked.status = CertificateStatus.REVOKED
         locked.revoked_at = timezone.now()
@@ -369,6 +373,8 @@ def certificate_revoke(*, actor: User, certificate: Certificate, password: str, 
         still_live = Certificate.objects.filter(lot=lot, status__in=LIVE_STATUSES).exists()
         if lot.status == LotStatus.RELEASED and not still_live:
             lot_transition(actor=actor, lot=lot, to=LotStatus.ON_HOLD, reason=f"{locked} revoked: {reason.strip()}")
+        if was_issued:
+            webhook_events_for_certificate(certificate=locked, event=WebhookEvent.CERTIFICATE_REVOKED)
     return locked
 
 
@@ -468,7 +474,8 @@ def _store(*, certificate_id: int, pdf: bytes) -> Certificate:
     certificate.rendered_at = timezone.now()
     certificate.render_error = ""
     # A certificate revoked while it rendered stays revoked; otherwise it is now issued.
-    if certificate.status == CertificateStatus.RENDERING:
+    newly_issued = certificate.status == CertificateStatus.RENDERING
+    if newly_issued:
         certificate.status = CertificateStatus.ISSUED
     with audited_context(actor=None, reason="rendered and signed", certificate=certificate.pk):
         certificate.save(update_fields=["pdf", "pdf_sha256", "pdf_size", "rendered_at", "render_error", "status"])
@@ -481,6 +488,12 @@ def _store(*, certificate_id: int, pdf: bytes) -> Certificate:
         )
         if certificate.batch_id:
             CertificateBatch.objects.filter(pk=certificate.batch_id).update(rendered=F("rendered") + 1)
+        if newly_issued:
+            # Partners hear of a document once it is issued (PDF stored), never while it renders.
+            webhook_events_for_certificate(
+                certificate=certificate,
+                event=WebhookEvent.REPORT_ISSUED if certificate.kind == CertificateKind.REPORT else WebhookEvent.CERTIFICATE_ISSUED,
+            )
     return certificate
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from assays.permissions import Capability, can
-from assays.roles import is_cross_site, is_partner_user, is_staff_member, roles_of
+from assays.roles import Role, has_role, is_cross_site, is_partner_user, is_staff_member, roles_of
 from assays.selectors.scoping import acting_partner, visible_sites
 
 
@@ -28,6 +28,10 @@ _SECTIONS = {
     "runs": {"run_list", "run_upload", "run_preview", "run_confirm", "run_detail"},
     "specifications": {"specification_list", "specification_product"},
     "certificates": {"certificate_list", "certificate_detail", "certificate_bulk", "certificate_batch", "lot_review"},
+    "webhooks": {"portal_webhooks"},
+    "partners": {"partner_list", "partner_keys", "partner_webhooks"},
+    "portal": {"portal", "portal_lot"},
+    "portal_certificates": {"portal_certificates"},
 }
 
 
@@ -50,12 +54,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         nav.append(item("Runs", "runs", "web:run_list"))
         nav.append(item("Specifications", "specifications", "web:specification_list"))
         nav.append(item("Certificates", "certificates", "web:certificate_list"))
+        if has_role(user, Role.LAB_ADMIN) or user.is_superuser:
+            nav.append(item("Partners", "partners", "web:partner_list"))
         if is_cross_site(user):
             affiliation = "All sites"
         else:
             affiliation = ", ".join(visible_sites(actor=user).values_list("code", flat=True)) or "No site"
     elif is_partner_user(user):
-        nav = [item("Our lots", "dashboard", "web:dashboard")]
+        nav = [item("Our lots", "portal", "web:portal"), item("Certificates", "portal_certificates", "web:portal_certificates")]
+        nav.append(item("Webhooks", "webhooks", "web:portal_webhooks"))
         partner = acting_partner(actor=user)
         affiliation = partner.name if partner is not None else "No partner"
     else:

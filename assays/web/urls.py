@@ -1,6 +1,20 @@
 from django.urls import path
 
-from assays.web import account, certificates, manual_entry, methods, qa, registration, run_qc, runs, specifications, views
+from assays.web import (
+    account,
+    certificates,
+    manual_entry,
+    methods,
+    partner_keys,
+    portal,
+    qa,
+    registration,
+    run_qc,
+    runs,
+    specifications,
+    views,
+    webhooks,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -51,4 +65,24 @@ urlpatterns = [
     path("certificates/<int:pk>/amend/", certificates.certificate_amend, name="certificate_amend"),
     path("certificates/<int:pk>/revoke/", certificates.certificate_revoke_page, name="certificate_revoke"),
     path("certificates/<int:pk>/retry-render/", certificates.certificate_retry_render, name="certificate_retry_render"),
+    # The partner portal (a partner user's own lots, results and documents; docs/partners.md).
+    path("portal/", portal.portal_lots, name="portal"),
+    path("portal/lots/<path:code>/", portal.portal_lot, name="portal_lot"),
+    # Lot codes may hold a slash: the results file has its own prefix, as labels/ does.
+    path("portal/lot-results/<path:code>/", portal.portal_lot_results_csv, name="portal_lot_results_csv"),
+    path("portal/certificates/", portal.portal_certificates, name="portal_certificates"),
+    path("portal/certificates/<int:pk>/pdf/", portal.portal_document_pdf, name="portal_document_pdf"),
+    path("portal/certificates/<int:pk>/data.json", portal.portal_document_json, name="portal_document_json"),
+    path("portal/certificates/<int:pk>/data.csv", portal.portal_document_csv, name="portal_document_csv"),
+    # Partners and their API keys: Lab admins only.
+    path("partners/", partner_keys.partner_list, name="partner_list"),
+    path("partners/<str:code>/keys/", partner_keys.partner_keys_page, name="partner_keys"),
+    path("partners/<str:code>/keys/<str:prefix>/revoke/", partner_keys.partner_key_revoke, name="partner_key_revoke"),
+    # Webhooks: a partner user's own (portal), a Lab admin's for any partner (docs/webhooks.md).
+    path("portal/webhooks/", webhooks.portal_webhooks, name="portal_webhooks"),
+    path("portal/webhooks/<int:pk>/disable/", webhooks.portal_webhook_disable, name="portal_webhook_disable"),
+    path("portal/webhooks/deliveries/<int:pk>/resend/", webhooks.portal_webhook_resend, name="portal_webhook_resend"),
+    path("partners/<str:code>/webhooks/", webhooks.partner_webhooks, name="partner_webhooks"),
+    path("partners/<str:code>/webhooks/<int:pk>/disable/", webhooks.partner_webhook_disable, name="partner_webhook_disable"),
+    path("partners/<str:code>/webhooks/deliveries/<int:pk>/resend/", webhooks.partner_webhook_resend, name="partner_webhook_resend"),
 ]

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -71,9 +72,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         }
         return render(request, "web/dashboard.html", context)
     if is_partner_user(request.user):
-        partner_context = {"page": _paginate(request, lot_search(actor=request.user))}
-        # The pager of the lot table swaps itself in place here too.
-        return render(request, "web/lots/_table.html" if _wants_partial(request) else "web/partner_home.html", partner_context)
+        # A partner's start page is the portal's lot list (assays.web.portal): signing in lands there.
+        return HttpResponseRedirect(reverse("web:portal"))
     return render(request, "web/no_role.html")
 
 

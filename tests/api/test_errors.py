@@ -71,3 +71,31 @@ def test_a_validation_error_rolls_back_an_atomic_request(technician):
 def test_other_errors_are_left_to_drf(technician):
     with pytest.raises(RuntimeError):
         _call(_raising(RuntimeError("a bug, not a refusal")), technician)
+
+
+def test_a_serializers_field_errors_keep_their_keys_and_gain_a_detail(technician):
+    from rest_framework import serializers
+
+    class Reason(serializers.Serializer):
+        reason = serializers.CharField()
+        items = serializers.ListField(child=serializers.IntegerField())
+
+    class Posting(APIView):
+        def get(self, request):
+            Reason(data={"items": ["x"]}).is_valid(raise_exception=True)
+
+    response = _call(Posting, technician)
+    assert response.status_code == 400
+    assert response.data["reason"] == ["This field is required."]
+    assert response.data["detail"] == "reason: This field is required.; items.0: A valid integer is required."
+
+
+def test_a_url_no_pattern_takes_is_a_json_404_under_the_api_and_the_page_elsewhere(client):
+    # <int:id> takes no "-1": the resolver's 404, which an API client must still be able to parse.
+    response = client.get("/api/v1/certificates/-1/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

@@ -108,7 +108,8 @@ def test_results_only_of_released_lots_with_no_qc_detail(pw: PartnerWorld, key_a
         "measured_at", "released_at",
     }  # fmt: skip
     pending = client.get(f"{BASE}/lots/{pw.a_pending.code}/results/")
-    assert pending.status_code == 200 and pending.json()["results"] == []
+    assert pending.status_code == 200
+    assert pending.json()["results"] == []
     lot_rows = client.get(f"{BASE}/lots/{pw.a_certified.code}/results/", {"page_size": 500}).json()["results"]
     assert lot_rows == [row for row in rows if row["lot_code"] == pw.a_certified.code]
     assert lot_rows  # the certified lot has results
@@ -130,12 +131,14 @@ def test_documents_pdf_and_certified_data(pw: PartnerWorld, key_a: tuple[Partner
     listed = client.get(f"{BASE}/certificates/").json()["results"]
     assert {(row["number"], row["kind"]) for row in listed} == {(pw.a_certificate.number, "certificate"), (pw.a_report.number, "report")}
     pdf = client.get(f"{BASE}/certificates/{pw.a_certificate.pk}/pdf/")
-    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
     assert hashlib.sha256(pdf.content).hexdigest() == pw.a_certificate.pdf_sha256
     data = client.get(f"{BASE}/certificates/{pw.a_certificate.pk}/data/")
     assert json.loads(data.content)["lot"]["code"] == pw.a_certified.code
     data_csv = client.get(f"{BASE}/certificates/{pw.a_report.pk}/data.csv")
-    assert data_csv.status_code == 200 and pw.a_report.number in data_csv.content.decode()
+    assert data_csv.status_code == 200
+    assert pw.a_report.number in data_csv.content.decode()
     verification = client.get(f"{BASE}/certificates/{pw.a_certificate.pk}/verification/").json()
     assert verification["status"] == "valid"
     assert verification["pdf_sha256"] == pw.a_certificate.pdf_sha256
@@ -158,7 +161,7 @@ def test_every_download_is_audited_with_the_key(pw: PartnerWorld, key_a: tuple[P
     assert [event.context["what"] for event in events] == [
         "pdf", "certified json", "certified csv", "lot results", "lot results csv", "results",
     ]  # fmt: skip
-    assert all(event.actor_label == f"api-key:{key.prefix} for {pw.a_certified.allocations.first().customer.code}" for event in events)  # type: ignore[union-attr]
+    assert all(event.actor_label == f"api-key:{key.prefix} for PA" for event in events)
     assert events[0].object_id == str(pw.a_certificate.pk)
 
 
@@ -186,7 +189,8 @@ def test_modified_since_and_cursor_pages_read_every_row_once(pw: PartnerWorld, k
         page = client.get(url).json()
         seen += [row["measurement_id"] for row in page["results"]]
         url = page["next"]
-    assert seen == everything and len(seen) > 7
+    assert seen == everything
+    assert len(seen) > 7
     future = (timezone.now() + dt.timedelta(minutes=5)).isoformat()
     assert client.get(f"{BASE}/results/", {"modified_since": future}).json()["results"] == []
     assert client.get(f"{BASE}/lots/", {"modified_since": future}).json()["results"] == []
@@ -245,13 +249,23 @@ def test_per_key_throttle(pw: PartnerWorld, lab_admin: User, world: World) -> No
 def test_key_issue_is_lab_admin_only_validated_and_audited(lab_admin: User, qa_manager: User, world: World) -> None:
     with pytest.raises(Exception, match="Lab admin"):
         api_key_issue(actor=qa_manager, partner=world.partner_a, name="x", scopes=["lots"])
-    for bad in ({"scopes": []}, {"scopes": ["write"]}, {"name": " "}, {"throttle_rate": "lots"},
-                {"expires_at": timezone.now() - dt.timedelta(days=1)}, {"expires_at": timezone.now() + dt.timedelta(days=800)}):  # fmt: skip
+    refused: list[dict[str, Any]] = [
+        {"scopes": []},
+        {"scopes": ["write"]},
+        {"name": " "},
+        {"throttle_rate": "lots"},
+        {"expires_at": timezone.now() - dt.timedelta(days=1)},
+        {"expires_at": timezone.now() + dt.timedelta(days=800)},
+    ]
+    for bad in refused:
         arguments: dict[str, Any] = {"name": "ERP", "scopes": ["lots"], **bad}
         with pytest.raises(ApiKeyRefusedError):
             api_key_issue(actor=lab_admin, partner=world.partner_a, **arguments)
     key, raw = api_key_issue(actor=lab_admin, partner=world.partner_a, name="ERP", scopes=["lots", "results"])
-    assert raw.startswith(key.prefix + ".") and raw not in key.hashed_key
+    assert raw.startswith(key.prefix + ".")
+    assert raw not in key.hashed_key
     event = AuditEvent.objects.get(entity="assays.partnerapikey", object_id=key.prefix)
-    assert event.actor == lab_admin and raw not in json.dumps(event.after)
-    assert key.expiry_date is not None and key.expiry_date > timezone.now() + dt.timedelta(days=300)
+    assert event.actor == lab_admin
+    assert raw not in json.dumps(event.after)
+    assert key.expiry_date is not None
+    assert key.expiry_date > timezone.now() + dt.timedelta(days=300)

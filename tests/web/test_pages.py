@@ -131,7 +131,7 @@ def test_the_frame_names_the_user_their_roles_and_sites(qa_manager, partner_a_us
     html = signed_in(qa_manager).get(DASHBOARD).content.decode()
     assert "QA manager" in html
     assert "All sites" in html
-    partner_html = signed_in(partner_a_user).get(DASHBOARD).content.decode()
+    partner_html = signed_in(partner_a_user).get(DASHBOARD, follow=True).content.decode()  # the portal
     assert "Partner user" in partner_html
     assert "Partner A Magnets GmbH" in partner_html
 
@@ -266,10 +266,12 @@ def test_a_partner_user_gets_a_page_of_their_own_lots(world, partner_a_user):
     LotFactory(code="FROM-A", site=world.uk_site, supplier=world.partner_a)
     LotFactory(site=world.uk_site, supplier=world.partner_b)
 
-    response = signed_in(partner_a_user).get(DASHBOARD)
+    # Their start page is the partner portal's lot list (tests/web/test_portal.py).
+    response = signed_in(partner_a_user).get(DASHBOARD, follow=True)
 
-    assert next(t.name for t in response.templates) == "web/partner_home.html"
-    assert page_lot_codes(response.content.decode()) == {"FROM-A"}
+    assert response.redirect_chain == [("/portal/", 302)]
+    assert next(t.name for t in response.templates) == "portal/lots.html"
+    assert set(re.findall(r'href="/portal/lots/([^"]+)/"', response.content.decode())) == {"FROM-A"}
 
 
 def test_a_user_without_a_role_sees_no_data(world):
@@ -560,7 +562,7 @@ def test_no_page_loads_anything_from_another_host(client, technician, partner_a_
 
     seen: set[str] = set()
     for who, c, path in pages:
-        html = c.get(path).content.decode()
+        html = c.get(path, follow=True).content.decode()  # a partner's start page redirects to the portal
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), f"{path} as {who} references another host"
         collector = _AssetCollector()
         collector.feed(html)
