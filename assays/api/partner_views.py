@@ -28,6 +28,7 @@ from assays.api.certificate_views import FileNegotiation, document_file_name, fi
 from assays.api.pagination import ViewOrderedCursorPagination
 from assays.api.partner_auth import HasPartnerScope, PartnerAccess, PartnerApiKeyAuthentication, PartnerRateThrottle, partner_access
 from assays.api.partner_serializers import (
+    DocumentLinks,
     PartnerDocumentFilterSerializer,
     PartnerDocumentSerializer,
     PartnerLotFilterSerializer,
@@ -35,6 +36,7 @@ from assays.api.partner_serializers import (
     PartnerResultFilterSerializer,
     PartnerResultSerializer,
     PartnerVerificationSerializer,
+    document_representation,
 )
 from assays.api.serializers import ErrorSerializer
 from assays.errors import NotFoundError
@@ -44,6 +46,7 @@ from assays.selectors.certificate_payload import verification_url
 from assays.selectors.certificates import certificate_for_verification, certificate_pdf_bytes
 from assays.selectors.partner import (
     LotFilters,
+    document_rows,
     partner_document_get,
     partner_documents,
     partner_lot_get,
@@ -250,36 +253,7 @@ class PartnerLotResultsCsvView(_PartnerView):
         return file_download(export.body, content_type="text/csv; charset=utf-8", file_name=export.file_name)
 
 
-# What the list shows of a document (PartnerDocumentSerializer) and no more: the certified payload
-# (kilobytes of JSON a row, three rows a document with its revisions) was most of a page's time,
-# and models of every other column most of the rest. A field the serializer reads that is not
-# here costs a query per row (tests/api/test_partner_api_paging.py counts them).
-_LIST_FIELDS = (
-    "id",
-    "kind",
-    "number",
-    "revision",
-    "status",
-    "issued_at",
-    "signer_name",
-    "signer_role",
-    "signature_meaning",
-    "revoked_at",
-    "revocation_reason",
-    "pdf_sha256",
-    "verification_token",
-    "lot__code",
-    "lot__product__code",
-    "supersedes__id",
-    "supersedes__number",
-    "supersedes__revision",
-    "superseded_by__id",
-    "superseded_by__number",
-    "superseded_by__revision",
-)
-
-
-class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Certificate]):
+class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Any]):
     partner_scope = ApiScope.CERTIFICATES
     serializer_class = PartnerDocumentSerializer
     pagination_class = ViewOrderedCursorPagination
@@ -294,7 +268,7 @@ class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Certificate]):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self) -> QuerySet[Certificate]:
+    def get_queryset(self) -> QuerySet[Certificate, dict[str, Any]]:
         query = PartnerDocumentFilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
@@ -305,8 +279,13 @@ class PartnerDocumentListView(_PartnerView, generics.ListAPIView[Certificate]):
             status=wanted.get("status"),
             modified_since=wanted.get("modified_since"),
         )
-        # The customer is not shown, so not joined.
-        return documents.select_related(None).select_related("lot__product", "supersedes", "superseded_by").only(*_LIST_FIELDS)
+        return document_rows(documents)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = self.paginate_queryset(self.get_queryset())
+        assert rows is not None  # always paginated
+        links = DocumentLinks()
+        return self.get_paginated_response([document_representation(row, links=links) for row in rows])
 
 
 class PartnerDocumentDetailView(_PartnerView):
@@ -319,7 +298,10 @@ class PartnerDocumentDetailView(_PartnerView):
         responses={200: PartnerDocumentSerializer, **_NOT_FOUND},
     )
     def get(self, request: Request, id: int) -> Response:
-        return Response(self.get_serializer(partner_document_get(partner=self.access.partner, pk=id)).data)
+        row = document_rows(partner_documents(partner=self.access.partner).filter(pk=id)).first()
+        if row is None:
+            raise NotFoundError("no such certificate or report")
+        return Response(document_representation(row, links=DocumentLinks()))
 
 
 class _PartnerFileView(_PartnerView):

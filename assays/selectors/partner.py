@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import (
     BooleanField,
@@ -258,6 +258,35 @@ def partner_documents(
             Q(issued_at__gte=modified_since) | Q(revoked_at__gte=modified_since) | Q(superseded_by__issued_at__gte=modified_since)
         )
     return documents
+
+
+def document_rows(documents: QuerySet[Certificate]) -> QuerySet[Certificate, dict[str, Any]]:
+    """What a partner is shown of each document, as plain rows: no certified payload (kilobytes
+    of JSON a document) and no model objects, which were most of a list page's time."""
+    rows = documents.select_related(None).values(
+        "id",
+        "kind",
+        "number",
+        "revision",
+        "status",
+        "issued_at",
+        "signer_name",
+        "signer_role",
+        "signature_meaning",
+        "revoked_at",
+        "revocation_reason",
+        "pdf_sha256",
+        "verification_token",
+        lot_code=F("lot__code"),
+        product_code=F("lot__product__code"),
+        supersedes_pk=F("supersedes_id"),
+        supersedes_number=F("supersedes__number"),
+        supersedes_revision=F("supersedes__revision"),
+        successor_pk=F("superseded_by__id"),
+        successor_number=F("superseded_by__number"),
+        successor_revision=F("superseded_by__revision"),
+    )
+    return cast("QuerySet[Certificate, dict[str, Any]]", rows)
 
 
 def partner_document_get(*, partner: Partner, pk: int) -> Certificate:
