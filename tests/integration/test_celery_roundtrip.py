@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,8 +16,7 @@ from django.db import connection
 
 from assays.models import WorkerHeartbeat
 from assays.tasks import record_worker_heartbeat
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.celery_worker import start_worker
 
 
 def _database_url_of_the_test_database() -> str:
@@ -43,29 +41,7 @@ def test_a_task_round_trips_through_redis_and_a_real_worker(transactional_db: No
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "LIMS_VAR_DIR": str(tmp_path),
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "lims",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(queue=queue, env=env)
     try:
         record_worker_heartbeat.apply_async(kwargs={"token": token}, queue=queue)
         deadline = time.monotonic() + 60

@@ -38,6 +38,7 @@ from assays.services.webhooks import (
 )
 from assays.tasks import deliver_due_webhooks, deliver_webhook
 from assays.webhook_signature import verify
+from tests.celery_worker import start_worker
 from tests.certificate_setup import CertificateLab, feedstock_lot, make_certificate_lab, more_conforming_lots
 from tests.conftest import World
 from tests.factories import PASSWORD
@@ -588,29 +589,7 @@ def test_a_real_worker_retries_with_backoff_until_delivered(transactional_db: No
             payload={"id": "x", "event": "certificate.issued", "data": {"certificate": {"number": "COA-TEST-0001"}}},
             next_attempt_at=timezone.now(),
         )
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "lims",
-                "worker",
-                "--pool=solo",
-                "--queues",
-                queue,
-                "--hostname",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        worker = start_worker(queue=queue, env=env)
         try:
             deliver_webhook.apply_async(args=[delivery.pk], queue=queue)
             deadline = time.monotonic() + 60
