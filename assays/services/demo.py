@@ -639,7 +639,7 @@ def _ensure_partner_key(result: DemoSeedResult, *, admin: User, partner: Partner
     if PartnerApiKey.objects.filter(partner=partner, name=DEMO_KEY_NAME, revoked=False).exists():
         return
     _, raw = api_key_issue(actor=admin, partner=partner, name=DEMO_KEY_NAME, scopes=list(ApiScope.values))
-    result.created["partner API keys"] += 1
+    result.created["partner API key"] += 1
     result.notes.append(
         f"Partner API key for {partner.code} (shown this once): {raw}\n"
         f"  try: curl -H 'Authorization: Api-Key {raw}' {settings.LIMS_PUBLIC_BASE_URL}/api/v1/partner/lots/"
