@@ -15,14 +15,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -82,6 +84,7 @@ from assays.models import (
     WorkerHeartbeat,
 )
 from assays.permissions import Capability, can
+from assays.services.partner_keys import api_key_revoke
 from assays.services.specifications import specification_check, specification_load
 
 if TYPE_CHECKING:
@@ -1011,6 +1014,39 @@ class PartnerApiKeyAdmin(RegulatedRecordAdmin, APIKeyModelAdmin):
     list_select_related = ("partner",)
     readonly_fields = ("manage",)
     date_hierarchy = "created"
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # "Add" opens the Partners pages' issue form (add_view), where the key is shown once.
+        return _allowed(request, Capability.MANAGE_USERS)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("web:partner_list"))
+
+    @admin.action(description="Revoke the selected keys…")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]) -> HttpResponse | None:
+        """Through ``api_key_revoke`` (Lab admin only, audited), after a page that asks why."""
+        live = list(queryset.filter(revoked=False).select_related("partner"))
+        reason = str(request.POST.get("reason", "")).strip()
+        if request.POST.get("confirmed") and reason:
+            for key in live:
+                try:
+                    api_key_revoke(actor=request.user, key=key, reason=reason)  # type: ignore[arg-type]
+                except DomainError as error:
+                    self.message_user(request, f"{key.prefix}…: {error}", level=messages.ERROR)
+                    return None
+            self.message_user(request, f"Revoked {len(live)} key(s): {reason}", level=messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Revoke partner API keys",
+            "opts": self.model._meta,
+            "keys": live,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "reason_missing": bool(request.POST.get("confirmed")) and not reason,
+        }
+        return TemplateResponse(request, "admin/assays/partnerapikey/revoke.html", context)
 
     @admin.display(description="Issue or revoke")
     def manage(self, key: PartnerApiKey) -> SafeString:

@@ -233,7 +233,7 @@ def test_the_partner_list_shows_every_partners_keys_in_constant_queries(world: W
 # --- The admin ----------------------------------------------------------------------------------
 
 
-def test_the_admin_lists_keys_read_only_and_points_to_the_page(world: World, lab_admin: User) -> None:
+def test_the_admin_lists_keys_and_never_edits_them(world: World, lab_admin: User) -> None:
     key, _ = partner_key(admin=lab_admin, partner=world.partner_a)
     client = signed_in(lab_admin)
     listing = client.get(reverse("admin:assays_partnerapikey_changelist"), {"revoked__exact": "0"})
@@ -243,11 +243,36 @@ def test_the_admin_lists_keys_read_only_and_points_to_the_page(world: World, lab
     change = reverse("admin:assays_partnerapikey_change", args=[key.pk])
     assert client.get(change).status_code == 200
     assert client.post(change, {"name": "renamed", "revoked": "on"}).status_code == 403
-    assert client.get(reverse("admin:assays_partnerapikey_add")).status_code == 403
+    # "Add" leads to the Partners pages' issue form, where the key is shown once.
+    add = client.get(reverse("admin:assays_partnerapikey_add"))
+    assert (add.status_code, add["Location"]) == (302, "/partners/")
     key.refresh_from_db()
     assert (key.name, key.revoked) == ("PA ERP", False)
     # The library's own key model (unused) is not offered.
     assert client.get("/admin/rest_framework_api_key/apikey/").status_code == 404
+
+
+def test_the_admin_revokes_selected_keys_with_a_reason_through_the_service(world: World, lab_admin: User) -> None:
+    key, raw = partner_key(admin=lab_admin, partner=world.partner_a)
+    other, _ = partner_key(admin=lab_admin, partner=world.partner_b)
+    client = signed_in(lab_admin)
+    changelist = reverse("admin:assays_partnerapikey_changelist")
+    chosen = {"action": "revoke_keys", "_selected_action": [key.pk]}
+    asked = client.post(changelist, chosen)
+    assert asked.status_code == 200
+    assert "Why?" in asked.content.decode()
+    # No reason: asked again, nothing revoked.
+    again = client.post(changelist, {**chosen, "confirmed": "1", "reason": " "})
+    assert "Say why" in again.content.decode()
+    key.refresh_from_db()
+    assert not key.revoked
+    done = client.post(changelist, {**chosen, "confirmed": "1", "reason": "contract ended"})
+    assert done.status_code == 302
+    key.refresh_from_db()
+    other.refresh_from_db()
+    assert (key.revoked, key.revoked_by, key.revocation_reason, other.revoked) == (True, lab_admin, "contract ended", False)
+    assert AuditEvent.objects.filter(entity="assays.partnerapikey", object_id=key.prefix, reason="contract ended").exists()
+    assert APIClient().get("/api/v1/partner/lots/", HTTP_AUTHORIZATION=f"Api-Key {raw}").status_code == 401
 
 
 def test_the_form_as_served_issues_a_key_with_its_defaults(world: World, lab_admin: User) -> None:
