@@ -226,7 +226,8 @@ def test_through_redis_and_a_real_worker_an_imports_lot_assessment_appears(
     from django.conf import settings
 
     from lims.celery import app
-    from tests.integration.test_celery_roundtrip import ROOT, _database_url_of_the_test_database
+    from tests.celery_worker import ROOT
+    from tests.integration.test_celery_roundtrip import _database_url_of_the_test_database
 
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
     reference_data_ensure()  # a transactional test starts from a flushed database

@@ -447,7 +447,8 @@ def test_a_real_worker_processes_a_reassessment_through_redis(
     transactional_db: None, world: World, technician: User, qa_manager: User, tmp_path: Path, settings: Any
 ) -> None:
     from lims.celery import app
-    from tests.integration.test_celery_roundtrip import ROOT, _database_url_of_the_test_database
+    from tests.celery_worker import ROOT
+    from tests.integration.test_celery_roundtrip import _database_url_of_the_test_database
 
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
     settings.LIMS_REASSESS_CHUNK = 2
