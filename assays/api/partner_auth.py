@@ -105,13 +105,6 @@ class PartnerAccess:
     key: PartnerApiKey | None
     username: str
 
-    @property
-    def label(self) -> str:
-        """How the audit trail names the caller."""
-        if self.key is not None:
-            return f"api-key:{self.key.prefix} ({self.key.name}) for {self.partner.code}"
-        return f"{self.username} for {self.partner.code}"
-
 
 def partner_access(request: Request) -> PartnerAccess | None:
     """The partner behind the request, or None when the caller is not a partner (staff, anonymous)."""

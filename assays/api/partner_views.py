@@ -39,6 +39,7 @@ from assays.api.partner_serializers import (
     document_representation,
 )
 from assays.api.serializers import ErrorSerializer
+from assays.api.views import code_from_path
 from assays.errors import NotFoundError
 from assays.models import ApiScope, Certificate, Lot
 from assays.partner_exports import lot_results_csv
@@ -116,12 +117,6 @@ class _PartnerView(generics.GenericAPIView[Any]):
         )
 
 
-def _lot_code(raw: str) -> str:
-    if "\x00" in raw or len(raw) > 40:
-        raise NotFoundError("no such lot")
-    return raw
-
-
 class PartnerLotListView(_PartnerView, generics.ListAPIView[Lot]):
     serializer_class = PartnerLotSerializer
     pagination_class = ViewOrderedCursorPagination
@@ -159,7 +154,7 @@ class PartnerLotDetailView(_PartnerView):
 
     @extend_schema(summary="One of your lots", parameters=[_LOT_CODE], responses={200: PartnerLotSerializer, **_NOT_FOUND})
     def get(self, request: Request, code: str) -> Response:
-        lot = partner_lot_get(partner=self.access.partner, code=_lot_code(code))
+        lot = partner_lot_get(partner=self.access.partner, code=code_from_path(code))
         return Response(self.get_serializer(lot).data)
 
 
@@ -199,9 +194,7 @@ class PartnerResultListView(_PartnerView, generics.ListAPIView[Any]):
         wanted = query.validated_data
         lot = None
         if "lot" in wanted:
-            lot = partner_lots(partner=self.access.partner).filter(code=wanted["lot"]).first()
-            if lot is None:
-                raise NotFoundError(f"no lot {wanted['lot']!r}")
+            lot = partner_lot_get(partner=self.access.partner, code=wanted["lot"])
         return partner_results(partner=self.access.partner, lot=lot, modified_since=wanted.get("modified_since"))
 
 
@@ -225,7 +218,7 @@ class PartnerLotResultsView(_PartnerView, generics.ListAPIView[Any]):
     def _lot(self) -> Lot:
         cached: Lot | None = getattr(self, "_cached_lot", None)
         if cached is None:
-            cached = partner_lot_get(partner=self.access.partner, code=_lot_code(self.kwargs["code"]))
+            cached = partner_lot_get(partner=self.access.partner, code=code_from_path(self.kwargs["code"]))
             self._cached_lot = cached
         return cached
 
@@ -246,7 +239,7 @@ class PartnerLotResultsCsvView(_PartnerView):
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The results."), **_FILE_ERRORS},
     )
     def get(self, request: Request, code: str) -> HttpResponse:
-        lot = partner_lot_get(partner=self.access.partner, code=_lot_code(code))
+        lot = partner_lot_get(partner=self.access.partner, code=code_from_path(code))
         # Built where the portal builds it too (assays.partner_exports): one format for both doors.
         export = lot_results_csv(partner=self.access.partner, lot=lot)
         self.recordfile_download(instance=lot, what="lot results csv", context={"rows": export.rows})

@@ -78,7 +78,8 @@ def _viewer(actor: User | AnonymousUser) -> Viewer:
     return Viewer(is_lab=is_lab, partner_id=partner.pk if partner is not None else None)
 
 
-def _code_from_path(raw: str) -> str:
+def code_from_path(raw: str) -> str:
+    """A lot or sample code from a URL, or 404 for one no stored code can equal."""
     # PostgreSQL refuses a NUL byte in a query parameter; no stored code holds one, so it is simply absent.
     if "\x00" in raw or len(raw) > 40:
         raise NotFoundError(f"no record {raw[:40]!r}")
@@ -133,7 +134,7 @@ class LotDetailView(generics.GenericAPIView[Lot]):
     )
     def get(self, request: Request, code: str) -> Response:
         actor = request.user
-        lot = lot_get(actor=actor, code=_code_from_path(code))
+        lot = lot_get(actor=actor, code=code_from_path(code))
         serializer = self.get_serializer(
             lot,
             context={
@@ -240,7 +241,7 @@ class SampleDetailView(generics.GenericAPIView[Sample]):
         responses={200: SampleSerializer, **_DETAIL_ERRORS},
     )
     def get(self, request: Request, code: str) -> Response:
-        sample = sample_get(actor=request.user, code=_code_from_path(code))
+        sample = sample_get(actor=request.user, code=code_from_path(code))
         return Response(self.get_serializer(sample).data)
 
 
