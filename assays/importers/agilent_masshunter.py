@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import math
 import operator
@@ -316,12 +317,14 @@ def _dates(cells: list[tuple[int, str]], *, column: str, file_name: str) -> tupl
     return result, warning
 
 
-def parse(data: bytes, *, file_name: str) -> ParsedRun:
+def parse(data: bytes, *, file_name: str, defer_values: bool = False) -> ParsedRun:
+    """The batch table as a ParsedRun. ``defer_values``: each acquisition's concentrations are read
+    by its ``load_values`` (the row's cells are kept until then); everything else is read now."""
     with cyclic_gc_paused():
-        return _parse(data, file_name=file_name)
+        return _parse(data, file_name=file_name, defer_values=defer_values)
 
 
-def _parse(data: bytes, *, file_name: str) -> ParsedRun:
+def _parse(data: bytes, *, file_name: str, defer_values: bool) -> ParsedRun:
     text = decode_export(data, file_name=file_name)
     head = _head_rows(text, 2)
     if len(head) < 2:
@@ -426,9 +429,20 @@ def _parse(data: bytes, *, file_name: str) -> ParsedRun:
         if analytes:
             if len(fields) == width:
                 fields.append("")  # the cell read for a channel without a 'Conc. RSD' column
-            acquisition.values = _row_values(
-                analytes, conc_cells(fields), rsd_cells(fields), decimal_comma=decimal_comma, file_name=file_name, line=line, tokens=tokens
+            read_values = functools.partial(
+                _row_values,
+                analytes,
+                conc_cells(fields),
+                rsd_cells(fields),
+                decimal_comma=decimal_comma,
+                file_name=file_name,
+                line=line,
+                tokens=tokens,
             )
+            if defer_values:
+                acquisition.deferred_values = read_values
+            else:
+                acquisition.values = read_values()
         for channel_index, group in standards:
             cps = _number(fields, group.cps, decimal_comma=decimal_comma, file_name=file_name, line=line, row2=row2, group=group)
             recovery = _number(fields, group.recovery, decimal_comma=decimal_comma, file_name=file_name, line=line, row2=row2, group=group)

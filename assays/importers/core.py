@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -133,6 +134,17 @@ class ParsedAcquisition:
     line: int | None = None
     values: list[ParsedValue] = field(default_factory=list)
     internal_standards: list[InternalStandardResponse] = field(default_factory=list)
+    # Set instead of ``values`` by a parser asked to defer them (``registry.parse(defer_values=True)``):
+    # reads them from the row's cells when ``load_values`` is called, raising the ImportFormatError
+    # the eager parse would have raised. Only a format whose values never carry a replicate defers.
+    deferred_values: Callable[[], list[ParsedValue]] | None = field(default=None, repr=False, compare=False)
+
+    def load_values(self) -> list[ParsedValue]:
+        """``values``, read first if they were deferred."""
+        if self.deferred_values is not None:
+            self.values = self.deferred_values()
+            self.deferred_values = None
+        return self.values
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ Adding a format is one ``FormatSpec`` in ``_SPECS``: a module with
 - ``sniff(data: bytes, text: str | None, file_name: str) -> int``: 0 (not this format) to 100
   (certainly this format). ``text`` is the decoded file (None when it is not text); a sniffer
   reads only the head of it, so detection stays cheap on a large file.
-- ``parse(data: bytes, *, file_name: str) -> ParsedRun``, raising ``ImportFormatError``.
+- ``parse(data: bytes, *, file_name: str) -> ParsedRun``, raising ``ImportFormatError``; a format
+  with ``defers_values`` also takes ``defer_values=True`` (``ParsedAcquisition.load_values``).
 
 Files that are recognised only to be refused (a batch log, a time-resolved export) are formats
 too, with ``importable=False``: detection names them, and their ``parse`` says what the file is
@@ -36,6 +37,7 @@ class FormatSpec:
     parse: Parser
     description: str
     importable: bool = True  # False: recognised, then refused with a message saying what to export
+    defers_values: bool = False  # its parse can leave each row's values to be read when needed
 
 
 _SPECS: tuple[FormatSpec, ...] = (
@@ -44,6 +46,7 @@ _SPECS: tuple[FormatSpec, ...] = (
         agilent_masshunter.sniff,
         agilent_masshunter.parse,
         "Agilent MassHunter ICP-MS batch table export (CSV, 2 header rows: channels, then CPS / Conc. columns)",
+        defers_values=True,
     ),
     FormatSpec(
         "agilent-batchlog",
@@ -141,9 +144,16 @@ def detect_format(data: bytes, *, file_name: str) -> str:
     )
 
 
-def parse(data: bytes, *, file_name: str, format: str | None = None) -> ParsedRun:
-    """Parse one export into a ParsedRun, detecting its format unless ``format`` names it."""
+def parse(data: bytes, *, file_name: str, format: str | None = None, defer_values: bool = False) -> ParsedRun:
+    """Parse one export into a ParsedRun, detecting its format unless ``format`` names it.
+
+    ``defer_values``: a format that can leaves each acquisition's values unread, to be read by
+    ``ParsedAcquisition.load_values`` (where a bad cell is then reported); the others parse whole.
+    An import reads them while the database stores the rows before (``services.runs``).
+    """
     name = format if format is not None else detect_format(data, file_name=file_name)
     spec = _spec(name, file_name=file_name)
     with cyclic_gc_paused():
+        if defer_values and spec.defers_values:
+            return spec.parse(data, file_name=file_name, defer_values=True)
         return spec.parse(data, file_name=file_name)

@@ -216,7 +216,12 @@ class Measurement(models.Model):
     # the analyte's are checked per statement by triggers instead of foreign key constraints
     # (migration 0006, docs/architecture.md "Bulk integrity"); SQLite keeps the foreign keys.
     acquisition = models.ForeignKey(Acquisition, on_delete=models.CASCADE, related_name="measurements", db_index=False)
-    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measurements")
+    # No index on the analyte either: every read of measurements enters by acquisition (a run, a
+    # lot's samples), which the unique index serves, and an index on a column with a few hundred
+    # values costs an import as much as the table's primary key (about 0.09 s per 120,000 rows,
+    # bench/import_bench.py). What it would serve is removing an analyte (reference data, never
+    # done while measurements name it): that check scans instead (migration 0013).
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measurements", db_index=False)
     value = models.FloatField()
     qualifier = models.CharField(max_length=1, choices=Qualifier.choices, default=Qualifier.EQUAL)
     unit = models.CharField(max_length=16)

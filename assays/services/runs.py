@@ -55,6 +55,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from assays.chemistry.censoring import BELOW_LOQ, NO_LOD, Limits, censor_fields, estimate_limits
 from assays.chemistry.units import (
@@ -231,10 +232,26 @@ class _AcquisitionPlan:
 
 
 @dataclasses.dataclass(slots=True)
+class _ValuePlanning:
+    """What converting and censoring an acquisition's values reads and shares across the run."""
+
+    channels: list[_ChannelPlan]
+    file_name: str
+    units: dict[tuple[str, ValueBasis], Unit] = dataclasses.field(default_factory=dict)
+    unit_problems: set[tuple[int, str]] = dataclasses.field(default_factory=set)
+    # Per channel: the flags censoring gave -> the flags stored.
+    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]] = dataclasses.field(default_factory=list)
+    done: bool = False
+
+
+@dataclasses.dataclass(slots=True)
 class _Plan:
     summary: ImportSummary
     parsed: ParsedRun | None = None
     acquisitions: list[_AcquisitionPlan] = dataclasses.field(default_factory=list)
+    # None until the acquisitions are planned; their values are planned after them (_plan_all_values),
+    # or, on PostgreSQL, while they stream to the database (_copy_measurements).
+    values: _ValuePlanning | None = None
     analytes_needed: dict[str, ParsedChannel] = dataclasses.field(default_factory=dict)
     problems: list[ImportFormatError] = dataclasses.field(default_factory=list)
     repeated: defaultdict[str, list[str]] = dataclasses.field(default_factory=lambda: defaultdict(list))
@@ -311,7 +328,8 @@ def _import_file(
     # the garbage collector is back on (``cyclic_gc_paused``).
     plan = _Plan(summary=summary)
     try:
-        parsed = registry.parse(data, file_name=summary.file_name, format=format)
+        # Values are read as they stream to the database (see _streams_values), unless previewed.
+        parsed = registry.parse(data, file_name=summary.file_name, format=format, defer_values=_streams_values() and not summary.dry_run)
         if batch_log is not None:
             _apply_batch_log(parsed, read_batch_log(batch_log, file_name=batch_log_name), plan=plan)
     except ImportFormatError as error:
@@ -363,21 +381,45 @@ def _import_parsed(
 
 def _finish(plan: _Plan, *, actor: User, instrument: Instrument, method: Method) -> ImportSummary:
     summary = plan.summary
+    if summary.dry_run or plan.problems or not _streams_values():
+        _plan_all_values(plan)
     if plan.problems:
         summary.errors = [str(problem) for problem in plan.problems]
         if summary.dry_run:
             return summary
-        first = plan.problems[0]
-        more = len(plan.problems) - 1
-        raise ImportFormatError(
-            first.message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""),
-            file_name=first.file_name,
-            line=first.line,
-            column=first.column,
-        )
+        raise _refusal(plan)
     if summary.dry_run:
         return summary
-    return _write(plan, actor=actor, data_sha256=summary.sha256, instrument=instrument, method=method)
+    try:
+        return _write(plan, actor=actor, data_sha256=summary.sha256, instrument=instrument, method=method)
+    except _SameFileImportedError as imported:
+        # Someone imported the same file a moment ago: theirs is the run, and nothing of this one was kept.
+        return _existing_summary(imported.run, summary)
+
+
+def _refusal(plan: _Plan) -> ImportFormatError:
+    first = plan.problems[0]
+    more = len(plan.problems) - 1
+    return ImportFormatError(
+        first.message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""),
+        file_name=first.file_name,
+        line=first.line,
+        column=first.column,
+    )
+
+
+def _streams_values() -> bool:
+    """Whether values are converted and censored while they stream to the database (PostgreSQL's
+    COPY), rather than all before the first write. The database's side of the COPY, inserting each
+    row into the table and its indexes, is the larger half of an import's time; converting the
+    next acquisition while it does that hides the conversion (bench/import_bench.py)."""
+    return connection.vendor == "postgresql"
+
+
+class _SameFileImportedError(Exception):
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.pk)
+        self.run = run
 
 
 def _existing_summary(run: Run, summary: ImportSummary) -> ImportSummary:
@@ -431,9 +473,6 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
         channels = _estimate_from_blanks(parsed, report, channels, summary=summary)
     _warn_missing_limits(channels, summary=summary)
 
-    units: dict[tuple[str, ValueBasis], Unit] = {}
-    unit_problems: set[tuple[int, str]] = set()
-    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]] = [{} for _ in channels]
     without_preparation: set[str] = set()
     for acquisition, match in zip(parsed.acquisitions, report.matches, strict=True):
         sample = samples.get(match.sample_code) if match.sample_code else None
@@ -454,17 +493,33 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
             preparation=preparation,
             acquired_at=_aware(acquisition.acquired_at),
         )
-        _plan_values(planned, channels, flag_sets=flag_sets, units=units, unit_problems=unit_problems, plan=plan, file_name=file_name)
         plan.acquisitions.append(planned)
-    summary.solution_values = summary.values - summary.solid_values
     _flush_repeated(plan)
     for code in sorted(without_preparation):
         summary.warnings.append(f"sample {code} has no sample mass or final volume: its values are stored in µg/L of the solution")
+    plan.values = _ValuePlanning(channels=channels, file_name=file_name, flag_sets=[{} for _ in channels])
+
+
+def _plan_all_values(plan: _Plan) -> None:
+    """Every acquisition's values, converted and censored, before anything is written (a preview,
+    a file already refused, SQLite). Once: a second call does nothing."""
+    if plan.values is None or plan.values.done:
+        return
+    for planned in plan.acquisitions:
+        _plan_values(planned, plan=plan)
+    _values_planned(plan)
+
+
+def _values_planned(plan: _Plan) -> None:
+    assert plan.values is not None
+    plan.values.done = True
+    plan.summary.solution_values = plan.summary.values - plan.summary.solid_values
 
 
 def _split_replicates(parsed: ParsedRun) -> None:
     """One acquisition per replicate: a file that lists replicates of a sample as separate rows
-    (generic-long's ``replicate``) gives each its own acquisition, as an instrument would."""
+    (generic-long's ``replicate``) gives each its own acquisition, as an instrument would. Values
+    not read yet are not looked at: a format that defers them never gives replicates."""
     if not any(value.replicate for acquisition in parsed.acquisitions for value in acquisition.values):
         return
     result: list[ParsedAcquisition] = []
@@ -736,7 +791,7 @@ def _estimate_from_blanks(
     for acquisition, match in zip(parsed.acquisitions, report.matches, strict=True):
         if match.qc_item not in _BLANK_ITEMS or acquisition.rejected_by_instrument:
             continue
-        for value in acquisition.values:
+        for value in acquisition.load_values():
             if value.value is None or value.qualifier is not Qualifier.EQUAL:
                 continue
             try:
@@ -772,16 +827,7 @@ def _warn_missing_limits(channels: list[_ChannelPlan], *, summary: ImportSummary
         summary.warnings.append(f"{len(outside)} channel(s) are not in the method, stored as such: {shown}")
 
 
-def _plan_values(
-    planned: _AcquisitionPlan,
-    channels: list[_ChannelPlan],
-    *,
-    flag_sets: list[dict[tuple[str, ...], tuple[str, ...]]],
-    units: dict[tuple[str, ValueBasis], Unit],
-    unit_problems: set[tuple[int, str]],
-    plan: _Plan,
-    file_name: str,
-) -> None:
+def _plan_values(planned: _AcquisitionPlan, *, plan: _Plan) -> None:
     """Every value of one acquisition, converted and censored, into ``planned.measurements``.
 
     This sees every value of a run, a hundred thousand for a large batch: an acquisition whose
@@ -789,9 +835,13 @@ def _plan_values(
     the file's own limits, a unit problem, a cell given twice) through ``_general_rows``, which
     handles everything and says what is wrong. Both store the same rows for the same values.
     """
-    rows = _inline_rows(planned, channels, flag_sets=flag_sets, units=units)
+    context = plan.values
+    assert context is not None
+    channels, units = context.channels, context.units
+    planned.parsed.load_values()
+    rows = _inline_rows(planned, channels, flag_sets=context.flag_sets, units=units)
     if rows is None:
-        rows = _general_rows(planned, channels, units=units, unit_problems=unit_problems, plan=plan, file_name=file_name)
+        rows = _general_rows(planned, channels, units=units, unit_problems=context.unit_problems, plan=plan, file_name=context.file_name)
     planned.measurements = rows
     summary = plan.summary
     _count_values(rows, summary=summary, on_solid=planned.preparation is not None)
@@ -1085,21 +1135,37 @@ _JSONB_VERSION = b"\x01"
 
 def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dict[str, int]) -> None:
     """COPY on PostgreSQL, with psycopg's ``write_row`` on the raw connection Django holds, inside
-    Django's transaction (so a later failure rolls the rows back with everything else)."""
+    Django's transaction (so a later failure rolls the rows back with everything else).
+
+    Values not planned yet are converted and censored here, an acquisition at a time, while the
+    database inserts the rows already sent: psycopg's queued writer sends from a thread of its own,
+    so this loop does not wait for the socket. A value that cannot be stored is a problem of the
+    plan, as before a write; the rows stop going out, the rest is still planned so that every
+    problem is reported, and the caller refuses the file (the transaction rolls back).
+    """
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
         table=sql.Identifier(Measurement._meta.db_table), columns=sql.SQL(", ").join(map(sql.Identifier, _MEASUREMENT_COLUMNS))
     )
+    to_plan = plan.values is not None and not plan.values.done
     # A few distinct flag sets per run: each encoded once.
     flags_jsonb: dict[tuple[str, ...], bytes] = {}
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        copy.set_types(list(_MEASUREMENT_COPY_TYPES))
-        write_row = copy.write_row
-        for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
-            for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
-                encoded = flags_jsonb.get(flags)
-                if encoded is None:
-                    encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
-                write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
+    with connection.cursor() as cursor:
+        raw_cursor = cursor.cursor
+        with raw_cursor.copy(statement, writer=QueuedLibpqWriter(raw_cursor)) as copy:
+            copy.set_types(list(_MEASUREMENT_COPY_TYPES))
+            write_row = copy.write_row
+            for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
+                if to_plan:
+                    _plan_values(planned, plan=plan)
+                    if plan.problems:
+                        continue
+                for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
+                    encoded = flags_jsonb.get(flags)
+                    if encoded is None:
+                        encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
+                    write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
+    if to_plan:
+        _values_planned(plan)
 
 
 def _bulk_create_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
@@ -1124,33 +1190,33 @@ def _bulk_create_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument, method: Method) -> ImportSummary:
+    """Run, acquisitions, measurements, internal-standard readings and the audit event, in one
+    transaction; ``_SameFileImportedError`` (nothing kept) when the same file won a race to be stored."""
     summary = plan.summary
     parsed = plan.parsed
     assert parsed is not None
     started = [planned.acquired_at for planned in plan.acquisitions if planned.acquired_at is not None]
     reason = f"import of {summary.file_name}"
+    streaming = _streams_values()
     with transaction.atomic(), audited_context(actor=actor, reason=reason):
         _ensure_analytes(plan.analytes_needed, instrument=instrument)
-        try:
-            with transaction.atomic():
-                run = Run.objects.create(
-                    site_id=instrument.site_id,
-                    instrument=instrument,
-                    method=method,
-                    analyst=actor,
-                    source_filename=summary.file_name[:255],
-                    source_sha256=data_sha256,
-                    source_format=parsed.format[:40],
-                    status=RunStatus.PENDING_QC,
-                    started_at=min(started) if started else None,
-                    import_summary={key: value for key, value in summary.as_dict().items() if key not in {"run_id", "existing", "dry_run"}},
-                )
-        except IntegrityError:
-            # The same file, imported by someone else a moment ago: theirs is the run.
-            existing = Run.objects.filter(source_sha256=data_sha256).first()
-            if existing is None:
-                raise
-            return _existing_summary(existing, summary)
+        run = Run(
+            site_id=instrument.site_id,
+            instrument=instrument,
+            method=method,
+            analyst=actor,
+            source_filename=summary.file_name[:255],
+            source_sha256=data_sha256,
+            source_format=parsed.format[:40],
+            status=RunStatus.PENDING_QC,
+            started_at=min(started) if started else None,
+        )
+        if streaming:
+            # The run's row goes in last, with its summary, which is complete only once every value
+            # has streamed; its acquisitions name it already (a foreign key checked at commit).
+            run.pk = _draw_ids(Run, 1)[0]
+        else:
+            _insert_run(run, summary=summary)
         acquisition_ids = _insert_rows(
             Acquisition,
             [
@@ -1173,12 +1239,13 @@ def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument
                 for planned in plan.acquisitions
             ],
         )
-        codes = {row[0] for planned in plan.acquisitions for row in planned.measurements} | {
-            row[0] for planned in plan.acquisitions for row in planned.istd
-        }
-        analyte_ids = dict(Analyte.objects.filter(code__in=codes).values_list("code", "pk"))
-        if connection.vendor == "postgresql":
+        analyte_ids = _analyte_ids(plan)
+        if streaming:
             _copy_measurements(plan, acquisition_ids, analyte_ids)
+            if plan.problems:
+                summary.errors = [str(problem) for problem in plan.problems]
+                raise _refusal(plan)
+            _insert_run(run, summary=summary)
         else:
             _bulk_create_measurements(_measurement_rows(plan, acquisition_ids, analyte_ids))
         _insert_rows(
@@ -1204,7 +1271,28 @@ def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument
     return summary
 
 
+def _insert_run(run: Run, *, summary: ImportSummary) -> None:
+    run.import_summary = {key: value for key, value in summary.as_dict().items() if key not in {"run_id", "existing", "dry_run"}}
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        # The same file, imported by someone else a moment ago (the file's digest is unique).
+        existing = Run.objects.filter(source_sha256=run.source_sha256).first()
+        if existing is None:
+            raise
+        raise _SameFileImportedError(existing) from None
+
+
+def _analyte_ids(plan: _Plan) -> dict[str, int]:
+    """The ids of every channel the run stores, by code (all exist: ``_ensure_analytes``)."""
+    assert plan.values is not None
+    codes = {channel.code for channel in plan.values.channels if channel.code}
+    return dict(Analyte.objects.filter(code__in=codes).values_list("code", "pk"))
+
+
 def _replicate(acquisition: ParsedAcquisition) -> str:
+    # Values not read yet have no replicate (see _split_replicates).
     replicates = {value.replicate for value in acquisition.values}
     return replicates.pop()[:40] if len(replicates) == 1 else ""
 
@@ -1228,16 +1316,21 @@ def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[
         instances = model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
         return [_pk(instance) for instance in instances]
     columns = sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)]))
+    ids = _draw_ids(model, len(rows))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, len(rows)]
-        )
-        ids = [int(pk) for (pk,) in cursor.fetchall()]
         statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(table=sql.Identifier(meta.db_table), columns=columns)
         with cursor.cursor.copy(statement) as copy:
             for pk, row in zip(ids, rows, strict=True):
                 copy.write_row([pk, *map(row.__getitem__, names)])
     return ids
+
+
+def _draw_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new ids from the PostgreSQL sequence of ``model``'s primary key, in one query."""
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, count])
+        return [int(pk) for (pk,) in cursor.fetchall()]
 
 
 def _pk(instance: models.Model) -> int:

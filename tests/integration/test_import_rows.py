@@ -165,7 +165,8 @@ def test_the_counts_are_those_of_the_rows() -> None:
     ]
     planned = _planned(values, None)
     plan = runs._Plan(summary=_summary())
-    runs._plan_values(planned, channels, flag_sets=[{}, {}], units={}, unit_problems=set(), plan=plan, file_name="x.csv")
+    plan.values = runs._ValuePlanning(channels=channels, file_name="x.csv", flag_sets=[{}, {}])
+    runs._plan_values(planned, plan=plan)
     summary = plan.summary
     assert [row[:3] for row in planned.measurements] == [("146Nd", 0.5, "<"), ("141Pr", 3.0, "=")]
     assert (summary.values, summary.censored, summary.no_lod, summary.not_in_method, summary.below_loq) == (2, 1, 1, 1, 0)
@@ -204,7 +205,8 @@ def test_on_postgresql_acquisitions_and_readings_go_in_by_copy_with_ids_from_the
     assert not [
         sql for sql in statements if sql.startswith(('INSERT INTO "assays_acquisition"', 'INSERT INTO "assays_internalstandardreading"'))
     ]
-    assert sum("nextval(pg_get_serial_sequence" in sql for sql in statements) == 2
+    # The acquisitions' ids, the readings' ids, and the run's own (drawn first, its row written last).
+    assert sum("nextval(pg_get_serial_sequence" in sql for sql in statements) == 3
     stored = list(Acquisition.objects.filter(run_id=summary.run_id).order_by("sequence").values_list("sequence", "label", "acquired_at"))
     assert [(sequence, label) for sequence, label, _ in stored] == [(1, "CCV 1"), (2, "CCV 2"), (3, "CCV 3")]
     assert stored[0][2] == timezone.make_aware(dt.datetime(2025, 3, 4, 10, 1))

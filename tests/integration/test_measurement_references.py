@@ -23,6 +23,7 @@ from tests.concurrency import start_in_thread, wait_for_a_lock_wait
 from tests.factories import AcquisitionFactory, AnalyteFactory, MeasurementFactory
 
 MIGRATION = importlib.import_module("assays.migrations.0006_measurement_setbased_references")
+KEYS_GONE_FIRST = importlib.import_module("assays.migrations.0013_measurement_without_analyte_index")
 TRIGGERS = {
     "assays_measurement": {"assays_measurement_references_insert", "assays_measurement_references_update"},
     "assays_internalstandardreading": {
@@ -217,3 +218,64 @@ def test_the_migration_puts_the_foreign_keys_back_and_takes_them_away_again() ->
     assert _foreign_keys() == set()
     with pytest.raises(IntegrityError, match="measurement_analyte_fk"), transaction.atomic():
         _insert_measurement(AcquisitionFactory().pk, 10**9)
+
+
+# --- Migration 0013: the analyte is not indexed on measurements; parents look for gone keys first --
+
+
+def _child_reads() -> int:
+    """Scans of the two child tables so far in this transaction (its own statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)), 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname IN ('assays_measurement', 'assays_internalstandardreading')"
+        )
+        (reads,) = cursor.fetchone()
+    return int(reads)
+
+
+def _analyte_indexes_on_measurements() -> list[str]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Measurement._meta.db_table)
+    return [name for name, constraint in constraints.items() if constraint["index"] and constraint["columns"] == ["analyte_id"]]
+
+
+@pytest.mark.django_db
+def test_measurements_have_no_index_of_the_analyte_alone() -> None:
+    assert _analyte_indexes_on_measurements() == []
+
+
+def _rename_and_delete_analytes() -> None:
+    """An analyte named by a measurement may be renamed, reading no child table, and not deleted."""
+    measurement = MeasurementFactory()
+    InternalStandardReading.objects.create(
+        acquisition=measurement.acquisition, analyte=AnalyteFactory(code="115In [He]"), counts_per_second=1e5
+    )
+    before = _child_reads()
+    Analyte.objects.filter(pk=measurement.analyte_id).update(name="renamed")
+    assert _child_reads() == before
+    with pytest.raises(IntegrityError, match="measurement_analyte_fk"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM assays_analyte WHERE id = %s", [measurement.analyte_id])
+    assert _child_reads() > before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_renaming_an_analyte_reads_no_measurement_and_deleting_a_used_one_is_refused() -> None:
+    _rename_and_delete_analytes()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_migration_0013_goes_back_to_0006s_check_and_forward_again() -> None:
+    with connection.schema_editor() as editor:
+        KEYS_GONE_FIRST.as_in_0006(apps, editor)
+    measurement = MeasurementFactory()
+    before = _child_reads()
+    Analyte.objects.filter(pk=measurement.analyte_id).update(name="renamed")
+    # 0006's check looked for children of a rename too.
+    assert _child_reads() > before
+
+    with connection.schema_editor() as editor:
+        KEYS_GONE_FIRST.keys_gone_first(apps, editor)
+    _rename_and_delete_analytes()

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import math
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, transaction
 
 from assays.errors import DomainError, PermissionDeniedError
 from assays.importers import generic_long, registry
@@ -57,6 +58,7 @@ from assays.models import (
 )
 from assays.services import runs as runs_service
 from assays.services.runs import ImportSummary, run_import, run_import_parsed
+from tests.concurrency import start_in_thread, wait_for_a_lock_wait
 from tests.conftest import World
 from tests.factories import InstrumentFactory, LotFactory, MethodFactory, SampleFactory
 
@@ -317,6 +319,43 @@ def test_the_same_file_twice_returns_the_first_run_and_writes_nothing(
     assert table_counts() == before
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_is_stored_once_and_the_second_gets_the_first_run(
+    technician: User, instrument: Instrument, method: Method, samples: dict[str, Sample], real_batch: bytes
+) -> None:
+    # Neither sees the other's run at the start; the second writes everything, then its run's row
+    # (written last) waits on the file's unique digest, and when the first commits it keeps none.
+    first_written = threading.Event()
+    release = threading.Event()
+    outcomes: dict[str, ImportSummary] = {}
+
+    def first() -> None:
+        with transaction.atomic():
+            outcomes["first"] = import_real(technician, instrument, method, real_batch)
+            first_written.set()
+            release.wait(timeout=60)
+
+    def second() -> None:
+        outcomes["second"] = import_real(technician, instrument, method, real_batch)
+
+    holder = start_in_thread(first)
+    assert first_written.wait(timeout=60)
+    contender = start_in_thread(second)
+    try:
+        wait_for_a_lock_wait(waiting_for="the second import", timeout=60)
+    finally:
+        release.set()
+        holder.join(timeout=60)
+        contender.join(timeout=60)
+    assert outcomes["second"].existing
+    assert outcomes["second"].run_id == outcomes["first"].run_id
+    assert Run.objects.count() == 1
+    assert Acquisition.objects.count() == outcomes["first"].acquisitions
+    assert Measurement.objects.count() == outcomes["first"].values
+    assert AuditEvent.objects.filter(action=AuditAction.IMPORT).count() == 1
+
+
 def test_a_dry_run_writes_nothing_and_says_what_an_import_would_do(
     technician: User, instrument: Instrument, method: Method, samples: dict[str, Sample], drift_check: QcLabelPattern, real_batch: bytes
 ) -> None:
@@ -460,6 +499,27 @@ def test_an_unknown_unit_is_an_error_naming_file_line_and_column_and_leaves_no_r
     assert table_counts() == before
     preview = run_import(actor=technician, data=data, file_name="bad_unit.csv", instrument=instrument, method=method, dry_run=True)
     assert preview.errors == [message]
+
+
+def test_a_bad_cell_read_while_the_rows_stream_is_refused_as_the_parser_would_and_leaves_no_rows(
+    technician: User, instrument: Instrument, method: Method, samples: dict[str, Sample]
+) -> None:
+    # On PostgreSQL an import reads each acquisition's values while the rows before it are being
+    # stored: a bad cell in the last row is found after the others went out.
+    rows = [(f"TS{1 + n % 12}", "Sample", "", [f"{0.5 + n}", f"{1.2 + n}"]) for n in range(55)]
+    rows.append(("TS1", "Sample", "", ["0.7", "twelve"]))
+    data = agilent_batch(rows, channels=(("139  La  [ No Gas ] ", "ppb"), ("146  Nd  [ No Gas ] ", "ppb")))
+    with pytest.raises(ImportFormatError) as parsed_whole:
+        registry.parse(data, file_name="late.csv")
+    assert parsed_whole.value.line == 58
+    before = table_counts()
+    with pytest.raises(ImportFormatError) as caught:
+        run_import(actor=technician, data=data, file_name="late.csv", instrument=instrument, method=method)
+    assert str(caught.value) == str(parsed_whole.value)
+    assert table_counts() == before
+    preview = run_import(actor=technician, data=data, file_name="late.csv", instrument=instrument, method=method, dry_run=True)
+    assert preview.errors == [str(parsed_whole.value)]
+    assert table_counts() == before
 
 
 def test_every_problem_is_listed_in_a_preview_and_the_import_names_the_first(

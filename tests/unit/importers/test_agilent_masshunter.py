@@ -217,6 +217,17 @@ def test_variant_parses_exactly_like_the_real_file(variant: str, real_text: str,
     assert run.warnings == []
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_deferred_values_are_read_when_asked_and_are_the_same(variant: str, real_text: str, real_run: ParsedRun) -> None:
+    run = parse(VARIANTS[variant](real_text), file_name=NAME, defer_values=True)
+    assert all(acquisition.values == [] and acquisition.deferred_values is not None for acquisition in run.acquisitions)
+    for acquisition in run.acquisitions:
+        assert acquisition.load_values() is acquisition.values
+        assert acquisition.deferred_values is None
+    assert _fingerprint(run) == _fingerprint(real_run)
+    assert run.value_count == 7146
+
+
 def test_cp1252_export_with_micro_sign_unit(real_text: str, real_run: ParsedRun) -> None:
     data = real_text.replace("Conc. [ ppb ]", "Conc. [ µg/L ]").replace("\n", "\r\n").encode("cp1252")
     with pytest.raises(UnicodeDecodeError):

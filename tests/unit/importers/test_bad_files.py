@@ -161,6 +161,20 @@ def test_forced_format_refuses_with_file_line_and_column(case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.file for case in CASES])
+def test_deferred_values_refuse_with_the_same_error_when_they_are_read(case: Case) -> None:
+    # An import on PostgreSQL parses with defer_values and reads each acquisition's values as the
+    # rows stream: a file refused by the whole parse is refused then, with the same words.
+    data = (CORPUS / case.file).read_bytes()
+    with pytest.raises(ImportFormatError) as whole:
+        registry.parse(data, file_name=case.file, format=case.format)
+    with pytest.raises(ImportFormatError) as deferred:
+        run = registry.parse(data, file_name=case.file, format=case.format, defer_values=True)
+        for acquisition in run.acquisitions:
+            acquisition.load_values()
+    assert str(deferred.value) == str(whole.value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.file for case in CASES])
 def test_auto_detection_refuses_too(case: Case) -> None:
     data = (CORPUS / case.file).read_bytes()
     with pytest.raises(ImportFormatError) as caught:
