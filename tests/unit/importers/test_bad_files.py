@@ -168,10 +168,14 @@ def test_deferred_values_refuse_with_the_same_error_when_they_are_read(case: Cas
     with pytest.raises(ImportFormatError) as whole:
         registry.parse(data, file_name=case.file, format=case.format)
     with pytest.raises(ImportFormatError) as deferred:
-        run = registry.parse(data, file_name=case.file, format=case.format, defer_values=True)
-        for acquisition in run.acquisitions:
-            acquisition.load_values()
+        _parse_and_read_every_value(data, case)
     assert str(deferred.value) == str(whole.value)
+
+
+def _parse_and_read_every_value(data: bytes, case: Case) -> None:
+    run = registry.parse(data, file_name=case.file, format=case.format, defer_values=True)
+    for acquisition in run.acquisitions:
+        acquisition.load_values()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.file for case in CASES])
