@@ -29,9 +29,11 @@ which channel of an element reports; reading a result joins the run's method (on
 truth: changing a method's reporting channel re-derives, and nothing stored goes stale). A
 channel the method does not list is stored and flagged ``not_in_method``.
 
-PostgreSQL: measurements go in with binary COPY, acquisitions and internal-standard readings with
-COPY under ids drawn from their sequences (psycopg 3, on Django's connection and inside its
-transaction); elsewhere with ``bulk_create``. A measurement's references to its acquisition and
+PostgreSQL: measurements go in with binary COPY, each acquisition's values read and converted
+while the rows before it are stored (``_streams_values``), and the run's row last, when its summary
+is complete; acquisitions and internal-standard readings with COPY under ids drawn from their
+sequences (psycopg 3, on Django's connection and inside its transaction). Elsewhere, and for a
+preview, every value is planned first and written with ``bulk_create``. A measurement's references to its acquisition and
 analyte are checked once per statement there (migration 0006, docs/architecture.md "Bulk
 integrity"), not row by row at commit. ``bench/import_bench.py`` measures all of it.
 """
