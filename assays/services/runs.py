@@ -57,7 +57,6 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from assays.chemistry.censoring import BELOW_LOQ, NO_LOD, Limits, censor_fields, estimate_limits
 from assays.chemistry.units import (
@@ -461,14 +460,13 @@ def _plan(plan: _Plan, parsed: ParsedRun, *, actor: User, instrument: Instrument
 
     channels = _channel_plans(parsed, method=method, plan=plan)
     _check_acquisitions(parsed, plan=plan)
-    report = run_match_acquisitions(parsed=parsed, actor=actor, instrument=instrument)
+    report, samples = _match_with_samples(parsed=parsed, actor=actor, instrument=instrument)
     summary.warnings.extend(report.warnings)
     summary.unmatched_labels = report.unmatched
     summary.sample_acquisitions = report.sample_acquisitions
     summary.matched_samples = report.matched_samples
     summary.qc_items = report.qc_items
     summary.qc_roles = dict(Counter(match.qc_item.value for match in report.matches if match.qc_item is not None))
-    samples = _samples(report, actor=actor, instrument=instrument)
     materials = _reference_materials(report, summary=summary)
 
     if estimate_from_blanks:
@@ -707,6 +705,12 @@ def run_match_acquisitions(*, parsed: ParsedRun, actor: User, instrument: Instru
     """What each acquisition of ``parsed`` matches (a sample the analyst may see at the instrument's
     site, a QC item by the lab's patterns, or nothing), exactly as the import will. Reads only: the
     upload preview shows it row by row before anything is written."""
+    report, _ = _match_with_samples(parsed=parsed, actor=actor, instrument=instrument)
+    return report
+
+
+def _match_with_samples(*, parsed: ParsedRun, actor: User, instrument: Instrument) -> tuple[MatchReport, dict[str, Sample]]:
+    """``run_match_acquisitions``, and the samples it may match by code, read once."""
     labels = [AcquisitionLabel(acquisition.label, acquisition.vendor_type) for acquisition in parsed.acquisitions]
     patterns = _lab_patterns(instrument)
     # Which labels could be sample ids: each label, and each parent a DUP/SPK pattern names.
@@ -716,22 +720,15 @@ def run_match_acquisitions(*, parsed: ParsedRun, actor: User, instrument: Instru
     }
     # Only what could be a sample id at all (a NUL, for one, cannot be sent to PostgreSQL).
     candidates = {code for code in candidates if code and len(code) <= _MAX_SAMPLE_CODE and "\x00" not in code}
-    known = set(_visible_samples(actor=actor, instrument=instrument).filter(code__in=candidates).values_list("code", flat=True))
-    return match_acquisitions(labels, sample_codes=known, patterns=patterns)
+    rows = _visible_samples(actor=actor, instrument=instrument).filter(code__in=candidates).select_related(None).order_by()
+    # Only what matching and conversion read: a large batch names thousands of samples.
+    samples = {sample.code: sample for sample in rows.only("pk", "code", "sample_mass_g", "final_volume_ml", "dilution_factor")}
+    return match_acquisitions(labels, sample_codes=samples.keys(), patterns=patterns), samples
 
 
 def _visible_samples(*, actor: User, instrument: Instrument) -> QuerySet[Sample]:
     # Samples held at the instrument's site, among those the analyst may see.
     return sample_list(actor=actor).filter(site_id=instrument.site_id)
-
-
-def _samples(report: MatchReport, *, actor: User, instrument: Instrument) -> dict[str, Sample]:
-    codes = {match.sample_code for match in report.matches if match.sample_code}
-    if not codes:
-        return {}
-    rows = _visible_samples(actor=actor, instrument=instrument).filter(code__in=codes).select_related(None)
-    # Only what matching and conversion read: a large batch names thousands of samples.
-    return {sample.code: sample for sample in rows.only("pk", "code", "sample_mass_g", "final_volume_ml", "dilution_factor")}
 
 
 def _reference_materials(report: MatchReport, *, summary: ImportSummary) -> dict[str, int]:
@@ -1139,9 +1136,9 @@ def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dic
     """COPY on PostgreSQL, with psycopg's ``write_row`` on the raw connection Django holds, inside
     Django's transaction (so a later failure rolls the rows back with everything else).
 
-    Values not planned yet are converted and censored here, an acquisition at a time, while the
-    database inserts the rows already sent: psycopg's queued writer sends from a thread of its own,
-    so this loop does not wait for the socket. A value that cannot be stored is a problem of the
+    Values not planned yet are read, converted and censored here, an acquisition at a time, while
+    the database inserts the rows already sent (the socket's buffers keep it fed; psycopg's queued
+    writer, a sending thread, measured no faster). A value that cannot be stored is a problem of the
     plan, as before a write; the rows stop going out, the rest is still planned so that every
     problem is reported, and the caller refuses the file (the transaction rolls back).
     """
@@ -1151,21 +1148,19 @@ def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dic
     to_plan = plan.values is not None and not plan.values.done
     # A few distinct flag sets per run: each encoded once.
     flags_jsonb: dict[tuple[str, ...], bytes] = {}
-    with connection.cursor() as cursor:
-        raw_cursor = cursor.cursor
-        with raw_cursor.copy(statement, writer=QueuedLibpqWriter(raw_cursor)) as copy:
-            copy.set_types(list(_MEASUREMENT_COPY_TYPES))
-            write_row = copy.write_row
-            for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
-                if to_plan:
-                    _plan_values(planned, plan=plan)
-                    if plan.problems:
-                        continue
-                for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
-                    encoded = flags_jsonb.get(flags)
-                    if encoded is None:
-                        encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
-                    write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        copy.set_types(list(_MEASUREMENT_COPY_TYPES))
+        write_row = copy.write_row
+        for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
+            if to_plan:
+                _plan_values(planned, plan=plan)
+                if plan.problems:
+                    continue
+            for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
+                encoded = flags_jsonb.get(flags)
+                if encoded is None:
+                    encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
+                write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
     if to_plan:
         _values_planned(plan)
 
