@@ -216,6 +216,30 @@ def match_acquisitions(
     return MatchReport(matches=matches, labels=list(labels), warnings=warnings)
 
 
+def parent_labels(
+    labels: Sequence[AcquisitionLabel],
+    *,
+    patterns: Sequence[LabelPattern] = (),
+    default_patterns: Sequence[LabelPattern] = DEFAULT_PATTERNS,
+) -> set[str]:
+    """Every parent sample a label names through a pattern's ``sample`` group (a duplicate's or a
+    spike's), whatever the label's own match turns out to be: a superset of the parents
+    ``match_acquisitions`` finds, for reading the samples a batch may name before matching it.
+    Only the patterns that can name a parent are tried."""
+    naming = [
+        pattern
+        for pattern in (*patterns, *default_patterns)
+        if pattern.kind is MatchKind.REGEX and "sample" in compile_pattern(pattern.pattern).groupindex
+    ]
+    parents: set[str] = set()
+    for label in labels:
+        for pattern in naming:
+            groups = pattern.match(label.label)
+            if groups and groups.get("sample"):
+                parents.add(groups["sample"])
+    return parents
+
+
 def _match_one(
     acquisition: AcquisitionLabel, *, known: set[str], patterns: Sequence[LabelPattern], default_patterns: Sequence[LabelPattern]
 ) -> Match:

@@ -82,6 +82,7 @@ from assays.importers.matching import (
     QcItem,
     match_acquisitions,
     normalise_label,
+    parent_labels,
 )
 from assays.importers.text import cyclic_gc_paused
 from assays.models import (
@@ -714,9 +715,8 @@ def _match_with_samples(*, parsed: ParsedRun, actor: User, instrument: Instrumen
     labels = [AcquisitionLabel(acquisition.label, acquisition.vendor_type) for acquisition in parsed.acquisitions]
     patterns = _lab_patterns(instrument)
     # Which labels could be sample ids: each label, and each parent a DUP/SPK pattern names.
-    first = match_acquisitions(labels, sample_codes=(), patterns=patterns)
     candidates = {normalise_label(label.label) for label in labels} | {
-        normalise_label(m.parent_label) for m in first.matches if m.parent_label
+        normalise_label(parent) for parent in parent_labels(labels, patterns=patterns)
     }
     # Only what could be a sample id at all (a NUL, for one, cannot be sent to PostgreSQL).
     candidates = {code for code in candidates if code and len(code) <= _MAX_SAMPLE_CODE and "\x00" not in code}

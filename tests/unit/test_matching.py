@@ -15,6 +15,7 @@ from assays.importers.matching import (
     QcItem,
     match_acquisitions,
     normalise_label,
+    parent_labels,
 )
 
 SAMPLES = {"TS1", "TS2", "FS-26-001-A", "0"}
@@ -202,3 +203,26 @@ def test_every_acquisition_is_matched_or_counted_never_dropped(rows: list[tuple[
     for label, match in zip(labels, report.matches, strict=True):
         if match.is_sample:
             assert match.sample_code == normalise_label(label.label)
+
+
+_LAB_PATTERNS = (
+    LabelPattern(r"RPT[\s_]+(?P<sample>.+)", MatchKind.REGEX, QcItem.DUPLICATE, source="lab"),
+    LabelPattern("DUP", MatchKind.PREFIX, QcItem.CCV, source="lab"),
+)
+_qc_words = st.sampled_from(["DUP ", "SPK ", "dup_", "RPT ", "CCV", "CRM ", "ICV", ""])
+
+
+@given(st.lists(st.tuples(_qc_words, _labels, st.sampled_from(["", "Sample", "CalBlk", "QC"])), max_size=30), st.booleans())
+def test_parent_labels_hold_every_parent_the_matching_names(rows: list[tuple[str, str, str]], lab: bool) -> None:
+    # The import reads the samples a batch may name from this set before matching the batch.
+    labels = [AcquisitionLabel(word + label, kind) for word, label, kind in rows]
+    patterns = _LAB_PATTERNS if lab else ()
+    named = {match.parent_label for match in match_acquisitions(labels, sample_codes=(), patterns=patterns).matches if match.parent_label}
+    assert named <= parent_labels(labels, patterns=patterns)
+
+
+def test_parent_labels_are_those_of_duplicates_and_spikes_only() -> None:
+    labels = [AcquisitionLabel(text, "") for text in ("DUP TS1", "SPK-TS2", "CRM OREAS 465", "TS3", "CCV 2")]
+    assert parent_labels(labels) == {"TS1", "TS2"}
+    # Whatever the label's own match: a vendor type decides this one, and its parent is still read.
+    assert parent_labels([AcquisitionLabel("DUP TS4", "CalBlk")]) == {"TS4"}
