@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -622,34 +622,47 @@ def _clear_stale_many(lots: list[Lot], *, actor: User | None) -> None:
 
 
 def _email_qa_many(pairs: list[tuple[int, int]]) -> None:
-    for lot_id, flag_id in pairs:
-        _email_qa(lot_id=lot_id, flag_id=flag_id)
-
-
-def _email_qa(*, lot_id: int, flag_id: int) -> None:
-    """QA of the lot's site (and QA managers) hear of a new flag; the console backend in the demo."""
-    flag = Flag.objects.select_related("lot", "lot__site").filter(pk=flag_id).first()
-    if flag is None or flag.lot is None:
-        return
-    recipients = sorted(
-        set(
-            User.objects.filter(is_active=True, groups__name=Role.QA.value, site_memberships__site=flag.lot.site)
-            .exclude(email="")
-            .values_list("email", flat=True)
+    """QA hears of new flags: one e-mail per list of recipients for everything one assessment run
+    flagged (a reassessment chunk flags up to a few hundred lots; a message each would bury QA),
+    the lot's own e-mail when it flagged one lot."""
+    flags = Flag.objects.select_related("lot").filter(pk__in=[flag_id for _, flag_id in pairs])
+    flagged_lots = sorted(((flag.lot, flag) for flag in flags if flag.lot is not None), key=lambda pair: (pair[0].code, pair[1].kind))
+    by_recipients: dict[tuple[str, ...], list[tuple[Lot, Flag]]] = defaultdict(list)
+    recipients_of_site: dict[int, tuple[str, ...]] = {}
+    for lot, flag in flagged_lots:
+        if lot.site_id not in recipients_of_site:
+            recipients_of_site[lot.site_id] = _qa_recipients(site_id=lot.site_id)
+        if recipients_of_site[lot.site_id]:
+            by_recipients[recipients_of_site[lot.site_id]].append((lot, flag))
+    for recipients, flagged in by_recipients.items():
+        if len(flagged) == 1:
+            ((lot, flag),) = flagged
+            subject = f"[LIMS] Lot {lot.code}: {flag.get_kind_display().lower()}"
+        else:
+            kinds = Counter(flag.get_kind_display().lower() for _, flag in flagged)
+            subject = f"[LIMS] {len(flagged)} lots flagged: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+        send_mail(
+            subject=subject,
+            message="\n".join(_flag_text(lot, flag) for lot, flag in flagged),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=list(recipients),
+            fail_silently=True,
         )
-        | set(User.objects.filter(is_active=True, groups__name=Role.QA_MANAGER.value).exclude(email="").values_list("email", flat=True))
+
+
+def _qa_recipients(*, site_id: int) -> tuple[str, ...]:
+    """QA of the site and the QA managers (of every site), active and with an address."""
+    qa = User.objects.filter(is_active=True, groups__name=Role.QA.value, site_memberships__site_id=site_id)
+    managers = User.objects.filter(is_active=True, groups__name=Role.QA_MANAGER.value)
+    return tuple(
+        sorted(set(qa.exclude(email="").values_list("email", flat=True)) | set(managers.exclude(email="").values_list("email", flat=True)))
     )
-    if not recipients:
-        return
+
+
+def _flag_text(lot: Lot, flag: Flag) -> str:
     lines = "\n".join(f"- {line['label']}: {line['reason']}" for line in flag.details.get("lines", []))
     missing = "\n".join(f"- sample {code} lacks {', '.join(items)}" for code, items in flag.details.get("missing", {}).items())
-    send_mail(
-        subject=f"[LIMS] Lot {flag.lot.code}: {flag.get_kind_display().lower()}",
-        message=f"Lot {flag.lot.code} is on hold: {flag.get_kind_display()}.\n\n{lines or missing}\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=recipients,
-        fail_silently=True,
-    )
+    return f"Lot {lot.code} is on hold: {flag.get_kind_display()}.\n\n{lines or missing}\n"
 
 
 def lots_stale(*, limit: int = 500) -> list[int]:

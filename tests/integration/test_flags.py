@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from assays.models import (
     LotStatus,
 )
 from assays.roles import Role
+from assays.services.assessment import _email_qa_many
 from assays.services.flags import MAX_REASON, flag_acknowledge, flag_resolve, lot_hold_release, lot_reject
 from tests.assessment_setup import AssessmentLab, import_and_assess, make_assessment_lab, make_lot
 from tests.concurrency import start_in_thread, wait_for_a_lock_wait
@@ -352,3 +354,32 @@ def test_a_second_decision_waits_for_the_flags_row_lock_and_then_sees_the_first(
     stored = Flag.objects.get(pk=flag.pk)
     assert (stored.resolved_by_id, stored.resolution_reason) == (first.pk, "first")
     assert [event.reason for event in events(flag)] == ["first"]
+
+
+def test_qa_hear_of_many_new_flags_in_one_e_mail_per_list_of_recipients(world: World, qa: User, qa_manager: User) -> None:
+    # A reassessment chunk flags up to a few hundred lots: QA get a digest, not a message each.
+    UserFactory(username="qa_us", roles=[Role.QA], sites=[world.us_site])
+    UserFactory(username="qa_us_quiet", roles=[Role.QA], sites=[world.us_site], email="")
+    uk_lots = [LotFactory(code=f"UK-{n}", site=world.uk_site) for n in (2, 1)]
+    us_lot = LotFactory(code="US-1", site=world.us_site)
+    details = {"lines": [{"label": "Fe2O3", "reason": "62 mg/kg above the maximum of 50"}]}
+    flags = [
+        Flag.objects.create(kind=FlagKind.OFF_SPEC, lot=uk_lots[0], details=details, raised_at=timezone.now()),
+        Flag.objects.create(
+            kind=FlagKind.INSUFFICIENT_DATA, lot=uk_lots[1], details={"missing": {"UK-1-A": ["LOI"]}}, raised_at=timezone.now()
+        ),
+        Flag.objects.create(kind=FlagKind.OFF_SPEC, lot=us_lot, details=details, raised_at=timezone.now()),
+    ]
+    mail.outbox.clear()
+    _email_qa_many([(flag.lot_id, flag.pk) for flag in flags])
+    by_subject = {message.subject: message for message in mail.outbox}
+    assert len(mail.outbox) == 2
+    digest = by_subject["[LIMS] 2 lots flagged: 1 insufficient data, 1 off specification"]
+    assert sorted(digest.to) == sorted([qa.email, qa_manager.email])
+    # Lot by lot, in code order, each with what it fails or lacks.
+    assert digest.body.index("Lot UK-1 is on hold") < digest.body.index("Lot UK-2 is on hold")
+    assert "sample UK-1-A lacks LOI" in digest.body
+    assert "Fe2O3: 62 mg/kg above the maximum of 50" in digest.body
+    single = by_subject["[LIMS] Lot US-1: off specification"]
+    assert sorted(single.to) == sorted(["qa_us@example.org", qa_manager.email])
+    assert single.body.startswith("Lot US-1 is on hold: Off specification.")

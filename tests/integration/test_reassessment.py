@@ -227,7 +227,15 @@ def test_a_changed_spec_reassesses_every_lot_in_chunks_exactly_once(
         assert (newest.specification.version, newest.status) == (2, "off_spec")
         assert Lot.objects.get(pk=lot.pk).status == LotStatus.ON_HOLD
     assert LotAssessment.objects.count() == 12
-    assert len(mail.outbox) == 6  # QA hears of each new flag
+    # QA hears of every new flag: one e-mail per chunk, naming its lots and their failing lines.
+    assert len(mail.outbox) == 3
+    named = []
+    for message in mail.outbox:
+        assert message.subject == "[LIMS] 2 lots flagged: 2 off specification"
+        named.append([line.split(" is on hold")[0].removeprefix("Lot ") for line in message.body.splitlines() if " is on hold" in line])
+        assert message.body.count("Fe2O3") == 2
+    in_chunks = [sorted(Lot.objects.filter(pk__in=chunk.lot_ids).values_list("code", flat=True)) for chunk in chunks]
+    assert sorted(named) == sorted(in_chunks)
     # The audit trail says who asked for the new assessments and why.
     event = AuditEvent.objects.filter(entity="assays.lotassessment").latest("id")
     assert event.actor == qa_manager
