@@ -36,6 +36,7 @@ from assays.chemistry.purity import (
     SampleQuantities,
     payable_composition,
     ratio_percent,
+    ratio_uncertainty_percent,
     result_uncertainty,
     result_value,
     sample_quantities,
@@ -251,7 +252,7 @@ def _line_value(
         covers_main = bool(spec.main) and {parse_oxide(formula).element for formula in line.ratio_oxides} == set(spec.main)
         numerator = ["main"] if covers_main else list(line.ratio_oxides)
         try:
-            return ratio_percent(q, numerator=numerator), None
+            return ratio_percent(q, numerator=numerator), ratio_uncertainty_percent(q, numerator=numerator)
         except CompositionError as error:
             raise AssessmentError(str(error)) from error
     if line.quantity == "loi":

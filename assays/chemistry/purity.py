@@ -494,6 +494,45 @@ def ratio_percent(quantities: SampleQuantities, *, numerator: str | Collection[s
     return HUNDRED_PERCENT * numerator_percent / denominator_percent
 
 
+def ratio_uncertainty_percent(
+    quantities: SampleQuantities, *, numerator: str | Collection[str], denominator: str | Collection[str] = TREO
+) -> float | None:
+    """The standard uncertainty of ``ratio_percent`` (§5, GUM first order), in the same %; None
+    where it is not known, never zero.
+
+    - The grade, (main)/TREO, is the relative purity: its uncertainty is that of the purity.
+    - Measured oxides over TREO (Nd2O3/TREO for PrNd oxide): TREO is by difference from the
+      non-rare-earth impurities, the anions and LOI, none of which a measured oxide enters, so the
+      two are independent and, with R = 100 N / D,
+      u(R) = (100 / D) · √(u(N)² + (N / D)² · u(D)²), u(N) the quadrature of the oxides' own.
+    - Anything else (a by-difference term over measured oxides, oxides on both sides) shares
+      contributions between numerator and denominator that this does not follow: None.
+    """
+    value = ratio_percent(quantities, numerator=numerator, denominator=denominator)  # its checks and errors
+    top = _terms(numerator, what="numerator")
+    bottom = _terms(denominator, what="denominator")
+    if top == (MAIN,) and bottom == (TREO,):
+        return quantities.u_relative_purity_percent
+    if bottom != (TREO,) or MAIN in top or TREO in top or quantities.u_treo_percent is None:
+        return None
+    uncertainties = [_term_u_percent(quantities, term) for term in top]
+    known = [u for u in uncertainties if u is not None]
+    if len(known) < len(uncertainties):
+        return None
+    treo = quantities.treo_percent
+    share = value / HUNDRED_PERCENT  # N / D
+    return HUNDRED_PERCENT / treo * math.sqrt(math.fsum(u * u for u in known) + (share * quantities.u_treo_percent) ** 2)
+
+
+def _term_u_percent(quantities: SampleQuantities, term: str) -> float | None:
+    """A measured oxide's standard uncertainty, in % of the sample."""
+    if term in quantities.measured_main_oxide_mg_kg:
+        u = quantities.u_measured_main_oxide_mg_kg.get(term)
+    else:
+        u = quantities.u_oxide_mg_kg.get(term)
+    return None if u is None else u / MG_KG_PER_PERCENT
+
+
 @dataclass(frozen=True, slots=True)
 class PayableComposition:
     """A feedstock's payable rare-earth content (§1, §6 report of analysis), as received.

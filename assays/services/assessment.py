@@ -203,10 +203,10 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         amount = value * scale
         limit = lod * scale if lod is not None else None
         u = None
-        if channel is not None and not censored and key != LOI:
+        if channel is not None and not censored:
             # model_uncertainty's formula; its checks ran once for the channel above, and Result
-            # checks the amount.
-            u = hypot(channel[1], channel[2] * amount)
+            # checks the amount. The model's a is in mg/kg (MethodChannel): for LOI, kept in %, so is u.
+            u = hypot(channel[1] / _MG_KG_PER["%"], channel[2] * amount) if key == LOI else hypot(channel[1], channel[2] * amount)
         latest[lot_id][(sample, key)] = (pk, Result(amount, censored=censored, lod=limit, u=u))
     return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
 
@@ -263,12 +263,19 @@ def _fingerprint(spec: Specification, results: LotResults) -> str:
                 "code": sample.code,
                 "elements": {k: [r.value, r.censored, r.lod, r.u] for k, r in sorted(sample.elements.items())},
                 "anions": {k: [r.value, r.censored, r.lod, r.u] for k, r in sorted(sample.anions.items())},
-                "loi": None if sample.loi_percent is None else [sample.loi_percent.value, sample.loi_percent.censored],
+                "loi": None if sample.loi_percent is None else _loi_inputs(sample.loi_percent),
             }
             for sample in results.samples
         ],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _loi_inputs(loi: Result) -> list[Any]:
+    # LOI's uncertainty (from its channel's model) moves the LOI line's U and the main oxide's: it
+    # is part of the inputs when known. Left out when unknown, so fingerprints made before LOI had
+    # one stay the same and those lots are not assessed again for nothing.
+    return [loi.value, loi.censored] if loi.u is None else [loi.value, loi.censored, loi.u]
 
 
 def _number(value: float | None) -> float | None:

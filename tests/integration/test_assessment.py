@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from assays.chemistry.purity import model_uncertainty
 from assays.models import (
+    Analyte,
     AuditEvent,
     Certificate,
     Flag,
@@ -32,10 +33,11 @@ from assays.models import (
     LotAssessment,
     LotKind,
     LotStatus,
+    MethodChannel,
     Oxide,
 )
 from assays.reference_data import reference_data_ensure
-from assays.services.assessment import lot_assess
+from assays.services.assessment import lot_assess, lots_results
 from assays.services.runs import run_import
 from tests.assessment_setup import make_assessment_lab, make_lot, results_csv
 from tests.conftest import World
@@ -271,3 +273,23 @@ def test_through_redis_and_a_real_worker_an_imports_lot_assessment_appears(
     assert "assays.tasks.evaluate_run" in output
     assert "assays.tasks.assess_lot" in output
     print(f"import commit -> assessment visible: {latency:.2f} s")
+
+
+def test_loi_carries_the_uncertainty_of_its_method_channel_in_percent(world: World, technician: User, lab: dict[str, Any]) -> None:
+    # LOI is reported in %; its channel's model, like every channel's, has a in mg/kg and b relative.
+    lot = _lot(world, lab, "ND-LOI-U")
+    _import(technician, lab, _results(lot, loi=0.3))
+    [without] = {sample.loi_percent.u for sample in lots_results(lot_ids=[lot.pk])[lot.pk].samples if sample.loi_percent}
+    assert without is None  # no channel for LOI in the method: unknown, never zero
+    loi = Analyte.objects.get(code="LOI")
+    MethodChannel.objects.create(method=lab["method"], analyte=loi, unit="%", uncertainty_a=300.0, uncertainty_b=0.05)
+    samples = lots_results(lot_ids=[lot.pk])[lot.pk].samples
+    expected = model_uncertainty(value=0.3 * 10_000, a=300.0, b=0.05) / 10_000  # in mg/kg, then as %
+    assert [sample.loi_percent.u for sample in samples if sample.loi_percent] == [pytest.approx(expected), pytest.approx(expected)]
+    # The LOI line's U follows: both samples read 0.3 %, so no spread, U = 2 u.
+    before = LotAssessment.objects.get(lot=lot)
+    assert next(line for line in before.outcome["lines"] if line["quantity"] == "loi")["expanded_u"] is None
+    after = lot_assess(lot_id=lot.pk)
+    assert after is not None
+    assert after.pk != before.pk  # the inputs changed: a new assessment
+    assert next(line for line in after.outcome["lines"] if line["quantity"] == "loi")["expanded_u"] == pytest.approx(2 * expected)

@@ -749,3 +749,33 @@ def test_the_expanded_uncertainty_is_unknown_not_zero_when_a_samples_u_is_unknow
     fe_u = line_of(outcome, "Fe2O3").expanded_u
     assert fe_u is not None
     assert fe_u > 0
+
+
+def _prnd_with_uncertainties(code: str, *, nd: float, u_loi: float | None) -> SampleInput:
+    # Every input with a standard uncertainty (2 % of its value), LOI's as given.
+    majors = {"Nd": measured(nd, u=0.02 * nd), "Pr": measured(150_000.0, u=3_000.0)}
+    return worked_sample(code, drop=("Pr",), changes=majors, u_relative=0.02, u_anion=1.0, u_loi=u_loi)
+
+
+@pytest.mark.parametrize(("minimum", "verdict"), [("85", Verdict.PASS), ("92", Verdict.INCONCLUSIVE), ("99", Verdict.FAIL)])
+def test_a_guard_band_on_the_nd_share_of_treo_uses_its_propagated_uncertainty(minimum: str, verdict: Verdict) -> None:
+    guarded = Line(0, "ratio", "%", ratio_oxides=("Nd2O3",), minimum=minimum, comparison="absolute", rule="guard_band")
+    samples = [_prnd_with_uncertainties(f"P{n}", nd=nd, u_loi=0.01) for n, nd in enumerate((800_000.0, 801_000.0), start=1)]
+    outcome = assess_lot(samples=samples, spec=spec_of(guarded, main=PR_ND))
+    line = line_of(outcome, "(Nd2O3)/TREO")
+    shares = [100 * nd * oxide_factor("Nd2O3") / 10_000 / textbook(sample, "best", main=PR_ND)["treo"] for sample, nd in
+              zip(samples, (800_000.0, 801_000.0), strict=True)]  # fmt: skip
+    assert line.best == pytest.approx(sum(shares) / 2, rel=1e-12)
+    # About 93.7 %, each sample's u about 2 % of it (its Nd's), so U about 3.8: the limits 85, 92
+    # and 99 lie below, inside and above best ± U.
+    assert line.expanded_u is not None
+    assert 3.0 < line.expanded_u < 4.5
+    assert line.verdict is verdict
+
+
+def test_a_guard_band_on_the_nd_share_is_inconclusive_while_an_input_has_no_uncertainty() -> None:
+    guarded = Line(0, "ratio", "%", ratio_oxides=("Nd2O3",), minimum="75", comparison="absolute", rule="guard_band")
+    outcome = assess_lot(samples=[_prnd_with_uncertainties("P1", nd=800_000.0, u_loi=None)], spec=spec_of(guarded, main=PR_ND))
+    line = line_of(outcome, "(Nd2O3)/TREO")
+    assert (line.verdict, line.expanded_u) == (Verdict.INCONCLUSIVE, None)
+    assert line.reason == "a guard band needs the expanded uncertainty, which is unknown for this quantity"

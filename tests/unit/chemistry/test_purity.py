@@ -19,6 +19,7 @@ from assays.chemistry.purity import (
     model_uncertainty,
     payable_composition,
     ratio_percent,
+    ratio_uncertainty_percent,
     result_from_censored,
     result_uncertainty,
     result_value,
@@ -339,6 +340,80 @@ def test_a_ratio_refuses_an_oxide_that_was_not_measured_and_a_main_oxide_counted
         ratio_percent(measured_majors, numerator=[])
     with pytest.raises(CompositionError):
         ratio_percent(measured_majors, numerator=["Nd2O3", "Nd2O3"])
+
+
+def _prnd_with_uncertainties(*, u_loi: float | None = 0.02) -> SampleComposition:
+    """A PrNd oxide with its majors measured, every result carrying a standard uncertainty."""
+    elements = {
+        "La": measured(30.0, u=1.5),
+        "Ce": measured(20.0, u=1.2),
+        "Fe": measured(40.0, u=2.0),
+        "Si": measured(25.0, u=3.0),
+        "Nd": measured(PRND_ND2O3_MG_KG / oxide_factor("Nd2O3"), u=6_000.0),
+        "Pr": measured(PRND_PR6O11_MG_KG / oxide_factor("Pr6O11"), u=2_500.0),
+    }
+    return SampleComposition(
+        elements=elements,
+        anions={"Cl-": measured(200.0, u=15.0)},
+        loi_percent=measured(0.4, u=u_loi),
+        main=frozenset({"Pr", "Nd"}),
+    )
+
+
+def _first_order_u(composition: SampleComposition, numerator: list[str]) -> float:
+    """GUM first order by finite differences: √Σ (∂R/∂x · u(x))² over every input of the sample."""
+
+    def ratio(changed: SampleComposition) -> float:
+        return ratio_percent(sample_quantities(changed, convention=Convention.BEST), numerator=numerator)
+
+    base = ratio(composition)
+    squares = []
+    inputs = [("elements", name, result) for name, result in composition.elements.items()]
+    inputs += [("anions", name, result) for name, result in composition.anions.items()]
+    assert composition.loi_percent is not None
+    inputs.append(("loi_percent", "", composition.loi_percent))
+    for field, name, result in inputs:
+        assert result.u is not None
+        step = result.u * 1e-4
+        moved = measured(result.value + step, u=result.u)
+        if field == "loi_percent":
+            changed = dataclasses.replace(composition, loi_percent=moved)
+        else:
+            changed = dataclasses.replace(composition, **{field: {**getattr(composition, field), name: moved}})
+        squares.append(((ratio(changed) - base) / step * result.u) ** 2)
+    return math.sqrt(math.fsum(squares))
+
+
+@pytest.mark.parametrize("numerator", [["Nd2O3"], ["Pr6O11"], ["Pr6O11", "Nd2O3"], ["La2O3"]])
+def test_a_measured_share_of_treo_carries_the_first_order_uncertainty_of_every_input(numerator: list[str]) -> None:
+    composition = _prnd_with_uncertainties()
+    quantities = sample_quantities(composition, convention=Convention.BEST)
+    u = ratio_uncertainty_percent(quantities, numerator=numerator)
+    assert u is not None
+    assert u > 0
+    assert u == pytest.approx(_first_order_u(composition, numerator), rel=1e-4)
+
+
+def test_the_grade_as_a_ratio_carries_the_relative_puritys_uncertainty() -> None:
+    quantities = sample_quantities(_prnd_with_uncertainties(), convention=Convention.BEST)
+    assert quantities.u_relative_purity_percent is not None
+    assert ratio_uncertainty_percent(quantities, numerator="main") == quantities.u_relative_purity_percent
+
+
+def test_a_ratio_uncertainty_that_is_not_known_is_none_never_zero() -> None:
+    quantities = sample_quantities(_prnd_with_uncertainties(), convention=Convention.BEST)
+    # Oxides on both sides, or the by-difference main oxide over something else: correlated terms.
+    assert ratio_uncertainty_percent(quantities, numerator=["Nd2O3"], denominator=["Pr6O11", "Nd2O3"]) is None
+    assert ratio_uncertainty_percent(quantities, numerator="main", denominator=["Pr6O11", "Nd2O3"]) is None
+    # An input without an uncertainty: LOI enters TREO.
+    without_loi_u = sample_quantities(_prnd_with_uncertainties(u_loi=None), convention=Convention.BEST)
+    assert ratio_uncertainty_percent(without_loi_u, numerator=["Nd2O3"]) is None
+    # The majors measured without a model.
+    plain = sample_quantities(_prnd(measure_majors=True), convention=Convention.BEST)
+    assert ratio_uncertainty_percent(plain, numerator=["Nd2O3"]) is None
+    # What ratio_percent refuses, this refuses too.
+    with pytest.raises(CompositionError, match="not measured"):
+        ratio_uncertainty_percent(sample_quantities(_prnd(measure_majors=False), convention=Convention.BEST), numerator=["Nd2O3"])
 
 
 # --- feedstock: payable composition, nothing by difference --------------------------------------
