@@ -614,6 +614,7 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
         _ensure_demo_run(result, analyst=users[DEMO_RUN_ANALYST], samples=samples)
         _ensure_hand_results(result, users=users)
+        _ensure_loi_uncertainty()
         _ensure_feedstock_results(result, users=users)
         # Assessed here too, not only by the tasks the judgements enqueue on commit: the demo is
         # the same whether a worker runs or not (lot_assess is idempotent by its inputs).
@@ -797,6 +798,27 @@ def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> N
         if saved.summary is not None and saved.summary.run_id is not None:
             result.created["run"] += int(not saved.summary.existing)
             run_evaluate(run_id=saved.summary.run_id)
+
+
+# LOI at 1000 °C for 1 h, by hand: the lab's validation gives u = √(0.02² + (0.02 · LOI)²) %, as
+# a channel's model (a in mg/kg, b relative) on the manual method, so LOI, TREO and the main oxide
+# carry an expanded uncertainty on the lot pages and certificates.
+DEMO_LOI_UNCERTAINTY_A_MG_KG = 200.0
+DEMO_LOI_UNCERTAINTY_B = 0.02
+
+
+def _ensure_loi_uncertainty() -> None:
+    from assays.importers.analytes import LOI
+    from assays.services.manual_entry import manual_method
+
+    analyte = Analyte.objects.filter(code=LOI).first()
+    if analyte is None:
+        return
+    MethodChannel.objects.get_or_create(
+        method=manual_method(),
+        analyte=analyte,
+        defaults={"unit": "%", "uncertainty_a": DEMO_LOI_UNCERTAINTY_A_MG_KG, "uncertainty_b": DEMO_LOI_UNCERTAINTY_B},
+    )
 
 
 # Incoming NdFeB feedstock, assayed for its payable rare-earth content (ICP-OES after a peroxide

@@ -393,6 +393,20 @@ def test_the_demo_lots_show_each_assessment_outcome_with_its_flag():
     assert (fe["verdict"], fe["maximum"]) == ("fail", "50")
 
 
+def test_the_demo_loi_has_an_uncertainty_model_so_loi_lines_show_their_u():
+    # LOI is typed in; the demo's manual method gives it a channel with the lab's model, so the
+    # LOI line of the Tb4O7 lot (two samples at 0.31 %) has U = 2 u(0.31 %), no spread.
+    from assays.chemistry.purity import model_uncertainty
+    from assays.models import LotAssessment
+    from assays.services.demo import DEMO_LOI_UNCERTAINTY_A_MG_KG, DEMO_LOI_UNCERTAINTY_B
+
+    _seed()
+    latest = LotAssessment.objects.filter(lot__code="UK1-TB-26-0101").latest("assessed_at")
+    [loi] = [line for line in latest.outcome["lines"] if line["quantity"] == "loi"]
+    u = model_uncertainty(value=0.31 * 10_000, a=DEMO_LOI_UNCERTAINTY_A_MG_KG, b=DEMO_LOI_UNCERTAINTY_B) / 10_000
+    assert loi["expanded_u"] == pytest.approx(2 * u)
+
+
 def _stored(certificate: Certificate) -> bytes:
     with certificate.pdf.open("rb") as stored:
         data: bytes = stored.read()
