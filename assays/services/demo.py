@@ -614,7 +614,7 @@ def demo_seed(*, allow_production: bool = False) -> DemoSeedResult:
         _ensure_custody(result, actor=actor, samples=samples, sites=sites, partners=partners)
         _ensure_demo_run(result, analyst=users[DEMO_RUN_ANALYST], samples=samples)
         _ensure_hand_results(result, users=users)
-        _ensure_loi_uncertainty()
+        _ensure_hand_result_uncertainties()
         _ensure_feedstock_results(result, users=users)
         # Assessed here too, not only by the tasks the judgements enqueue on commit: the demo is
         # the same whether a worker runs or not (lot_assess is idempotent by its inputs).
@@ -800,25 +800,23 @@ def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> N
             run_evaluate(run_id=saved.summary.run_id)
 
 
-# LOI at 1000 °C for 1 h, by hand: the lab's validation gives u = √(0.02² + (0.02 · LOI)²) %, as
-# a channel's model (a in mg/kg, b relative) on the manual method, so LOI, TREO and the main oxide
-# carry an expanded uncertainty on the lot pages and certificates.
-DEMO_LOI_UNCERTAINTY_A_MG_KG = 200.0
-DEMO_LOI_UNCERTAINTY_B = 0.02
+# What is typed in by hand has the lab's validated uncertainty models too, as channels of the
+# manual method (a in mg/kg, b relative): LOI at 1000 °C for 1 h, u = √(0.02² + (0.02 · LOI)²) %,
+# and chloride by ion chromatography, u = √(5² + (0.05 · w)²) mg/kg. With them the LOI line, TREO
+# and the main oxide (by difference, LOI and anions included) carry an expanded uncertainty.
+DEMO_HAND_UNCERTAINTY: dict[str, tuple[str, float, float]] = {"LOI": ("%", 200.0, 0.02), "Cl-": ("mg/kg", 5.0, 0.05)}
 
 
-def _ensure_loi_uncertainty() -> None:
-    from assays.importers.analytes import LOI
+def _ensure_hand_result_uncertainties() -> None:
     from assays.services.manual_entry import manual_method
 
-    analyte = Analyte.objects.filter(code=LOI).first()
-    if analyte is None:
-        return
-    MethodChannel.objects.get_or_create(
-        method=manual_method(),
-        analyte=analyte,
-        defaults={"unit": "%", "uncertainty_a": DEMO_LOI_UNCERTAINTY_A_MG_KG, "uncertainty_b": DEMO_LOI_UNCERTAINTY_B},
-    )
+    method = manual_method()
+    for code, (unit, a, b) in DEMO_HAND_UNCERTAINTY.items():
+        analyte = Analyte.objects.filter(code=code).first()
+        if analyte is not None:
+            MethodChannel.objects.get_or_create(
+                method=method, analyte=analyte, defaults={"unit": unit, "uncertainty_a": a, "uncertainty_b": b}
+            )
 
 
 # Incoming NdFeB feedstock, assayed for its payable rare-earth content (ICP-OES after a peroxide

@@ -393,18 +393,22 @@ def test_the_demo_lots_show_each_assessment_outcome_with_its_flag():
     assert (fe["verdict"], fe["maximum"]) == ("fail", "50")
 
 
-def test_the_demo_loi_has_an_uncertainty_model_so_loi_lines_show_their_u():
-    # LOI is typed in; the demo's manual method gives it a channel with the lab's model, so the
-    # LOI line of the Tb4O7 lot (two samples at 0.31 %) has U = 2 u(0.31 %), no spread.
+def test_what_the_demo_types_in_has_uncertainty_models_so_loi_treo_and_the_main_oxide_show_their_u():
+    # LOI and chloride are typed in; the demo's manual method gives them channels with the lab's
+    # models, so the Tb4O7 lot's LOI line (two samples at 0.31 %) has U = 2 u(0.31 %), no spread,
+    # and TREO and the main oxide by difference, which LOI and the anions enter, have a U too.
     from assays.chemistry.purity import model_uncertainty
     from assays.models import LotAssessment
-    from assays.services.demo import DEMO_LOI_UNCERTAINTY_A_MG_KG, DEMO_LOI_UNCERTAINTY_B
+    from assays.services.demo import DEMO_HAND_UNCERTAINTY
 
     _seed()
     latest = LotAssessment.objects.filter(lot__code="UK1-TB-26-0101").latest("assessed_at")
-    [loi] = [line for line in latest.outcome["lines"] if line["quantity"] == "loi"]
-    u = model_uncertainty(value=0.31 * 10_000, a=DEMO_LOI_UNCERTAINTY_A_MG_KG, b=DEMO_LOI_UNCERTAINTY_B) / 10_000
-    assert loi["expanded_u"] == pytest.approx(2 * u)
+    lines = {line["quantity"]: line for line in latest.outcome["lines"]}
+    _, a, b = DEMO_HAND_UNCERTAINTY["LOI"]
+    assert lines["loi"]["expanded_u"] == pytest.approx(2 * model_uncertainty(value=0.31 * 10_000, a=a, b=b) / 10_000)
+    by_difference = [lines[quantity] for quantity in ("treo", "main_oxide") if quantity in lines]
+    assert by_difference
+    assert all(line["expanded_u"] is not None and line["expanded_u"] > lines["loi"]["expanded_u"] for line in by_difference)
 
 
 def _stored(certificate: Certificate) -> bytes:
