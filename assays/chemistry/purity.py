@@ -513,15 +513,14 @@ def ratio_uncertainty_percent(
     bottom = _terms(denominator, what="denominator")
     if top == (MAIN,) and bottom == (TREO,):
         return quantities.u_relative_purity_percent
-    if bottom != (TREO,) or MAIN in top or TREO in top or quantities.u_treo_percent is None:
+    if bottom != (TREO,) or MAIN in top or TREO in top:
         return None
-    uncertainties = [_term_u_percent(quantities, term) for term in top]
-    known = [u for u in uncertainties if u is not None]
-    if len(known) < len(uncertainties):
+    u_numerator = _quadrature(_term_u_percent(quantities, term) for term in top)
+    u_treo = quantities.u_treo_percent
+    if u_numerator is None or u_treo is None:
         return None
-    treo = quantities.treo_percent
     share = value / HUNDRED_PERCENT  # N / D
-    return HUNDRED_PERCENT / treo * math.sqrt(math.fsum(u * u for u in known) + (share * quantities.u_treo_percent) ** 2)
+    return HUNDRED_PERCENT / quantities.treo_percent * math.hypot(u_numerator, share * u_treo)
 
 
 def _term_u_percent(quantities: SampleQuantities, term: str) -> float | None:

@@ -197,16 +197,17 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
             notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue
-        # Into mg/kg of the solid; LOI stays in %.
-        scale = _MG_KG_PER[unit] / (_MG_KG_PER["%"] if key == LOI else 1.0)
+        # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
+        per = _MG_KG_PER["%"] if key == LOI else 1.0
+        scale = _MG_KG_PER[unit] / per
         censored = qualifier == Qualifier.LESS_THAN
         amount = value * scale
         limit = lod * scale if lod is not None else None
         u = None
         if channel is not None and not censored:
-            # model_uncertainty's formula; its checks ran once for the channel above, and Result
-            # checks the amount. The model's a is in mg/kg (MethodChannel): for LOI, kept in %, so is u.
-            u = hypot(channel[1] / _MG_KG_PER["%"], channel[2] * amount) if key == LOI else hypot(channel[1], channel[2] * amount)
+            # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the
+            # channel above, and Result checks the amount.
+            u = hypot(channel[1] / per, channel[2] * amount)
         latest[lot_id][(sample, key)] = (pk, Result(amount, censored=censored, lod=limit, u=u))
     return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
 
@@ -634,11 +635,9 @@ def _email_qa_many(pairs: list[tuple[int, int]]) -> None:
     the lot's own e-mail when it flagged one lot."""
     flags = Flag.objects.select_related("lot").filter(pk__in=[flag_id for _, flag_id in pairs])
     flagged_lots = sorted(((flag.lot, flag) for flag in flags if flag.lot is not None), key=lambda pair: (pair[0].code, pair[1].kind))
+    recipients_of_site = _qa_recipients(site_ids={lot.site_id for lot, _ in flagged_lots})
     by_recipients: dict[tuple[str, ...], list[tuple[Lot, Flag]]] = defaultdict(list)
-    recipients_of_site: dict[int, tuple[str, ...]] = {}
     for lot, flag in flagged_lots:
-        if lot.site_id not in recipients_of_site:
-            recipients_of_site[lot.site_id] = _qa_recipients(site_id=lot.site_id)
         if recipients_of_site[lot.site_id]:
             by_recipients[recipients_of_site[lot.site_id]].append((lot, flag))
     for recipients, flagged in by_recipients.items():
@@ -657,13 +656,16 @@ def _email_qa_many(pairs: list[tuple[int, int]]) -> None:
         )
 
 
-def _qa_recipients(*, site_id: int) -> tuple[str, ...]:
-    """QA of the site and the QA managers (of every site), active and with an address."""
-    qa = User.objects.filter(is_active=True, groups__name=Role.QA.value, site_memberships__site_id=site_id)
-    managers = User.objects.filter(is_active=True, groups__name=Role.QA_MANAGER.value)
-    return tuple(
-        sorted(set(qa.exclude(email="").values_list("email", flat=True)) | set(managers.exclude(email="").values_list("email", flat=True)))
-    )
+def _qa_recipients(*, site_ids: set[int]) -> dict[int, tuple[str, ...]]:
+    """Per site: its QA and the QA managers (of every site), active and with an address. Two
+    queries, whatever the number of sites."""
+    active = User.objects.filter(is_active=True).exclude(email="")
+    managers = set(active.filter(groups__name=Role.QA_MANAGER.value).values_list("email", flat=True))
+    qa: dict[int, set[str]] = defaultdict(set)
+    rows = active.filter(groups__name=Role.QA.value, site_memberships__site_id__in=site_ids)
+    for site_id, email in rows.values_list("site_memberships__site_id", "email"):
+        qa[site_id].add(email)
+    return {site_id: tuple(sorted(qa[site_id] | managers)) for site_id in site_ids}
 
 
 def _flag_text(lot: Lot, flag: Flag) -> str:

@@ -36,6 +36,7 @@ from django.db import transaction
 
 from assays.chemistry.channels import channel_code
 from assays.errors import DomainError
+from assays.importers.analytes import CHLORIDE, LOI
 from assays.models import (
     Analyte,
     ApiScope,
@@ -804,7 +805,7 @@ def _ensure_hand_results(result: DemoSeedResult, *, users: dict[str, User]) -> N
 # manual method (a in mg/kg, b relative): LOI at 1000 °C for 1 h, u = √(0.02² + (0.02 · LOI)²) %,
 # and chloride by ion chromatography, u = √(5² + (0.05 · w)²) mg/kg. With them the LOI line, TREO
 # and the main oxide (by difference, LOI and anions included) carry an expanded uncertainty.
-DEMO_HAND_UNCERTAINTY: dict[str, tuple[str, float, float]] = {"LOI": ("%", 200.0, 0.02), "Cl-": ("mg/kg", 5.0, 0.05)}
+DEMO_HAND_UNCERTAINTY: dict[str, tuple[str, float, float]] = {LOI: ("%", 200.0, 0.02), CHLORIDE: ("mg/kg", 5.0, 0.05)}
 
 
 def _ensure_hand_result_uncertainties() -> None:

@@ -33,9 +33,10 @@ PostgreSQL: measurements go in with binary COPY, each acquisition's values read 
 while the rows before it are stored (``_streams_values``), and the run's row last, when its summary
 is complete; acquisitions and internal-standard readings with COPY under ids drawn from their
 sequences (psycopg 3, on Django's connection and inside its transaction). Elsewhere, and for a
-preview, every value is planned first and written with ``bulk_create``. A measurement's references to its acquisition and
-analyte are checked once per statement there (migration 0006, docs/architecture.md "Bulk
-integrity"), not row by row at commit. ``bench/import_bench.py`` measures all of it.
+preview, every value is planned first and written with ``bulk_create``. A measurement's references
+to its acquisition and analyte are checked once per statement there (migration 0006,
+docs/architecture.md "Bulk integrity"), not row by row at commit. ``bench/import_bench.py``
+measures all of it.
 """
 
 from __future__ import annotations
@@ -1145,24 +1146,24 @@ def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dic
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
         table=sql.Identifier(Measurement._meta.db_table), columns=sql.SQL(", ").join(map(sql.Identifier, _MEASUREMENT_COLUMNS))
     )
-    to_plan = plan.values is not None and not plan.values.done
+    # Only ever called with the values still to plan (_finish plans them first elsewhere).
+    assert plan.values is not None
+    assert not plan.values.done
     # A few distinct flag sets per run: each encoded once.
     flags_jsonb: dict[tuple[str, ...], bytes] = {}
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         copy.set_types(list(_MEASUREMENT_COPY_TYPES))
         write_row = copy.write_row
         for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
-            if to_plan:
-                _plan_values(planned, plan=plan)
-                if plan.problems:
-                    continue
+            _plan_values(planned, plan=plan)
+            if plan.problems:
+                continue
             for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
                 encoded = flags_jsonb.get(flags)
                 if encoded is None:
                     encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
                 write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
-    if to_plan:
-        _values_planned(plan)
+    _values_planned(plan)
 
 
 def _bulk_create_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
@@ -1240,8 +1241,7 @@ def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument
         if streaming:
             _copy_measurements(plan, acquisition_ids, analyte_ids)
             if plan.problems:
-                summary.errors = [str(problem) for problem in plan.problems]
-                raise _refusal(plan)
+                raise _refusal(plan)  # the transaction rolls back
             _insert_run(run, summary=summary)
         else:
             _bulk_create_measurements(_measurement_rows(plan, acquisition_ids, analyte_ids))

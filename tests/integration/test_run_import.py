@@ -324,8 +324,9 @@ def test_the_same_file_twice_returns_the_first_run_and_writes_nothing(
 def test_the_same_file_imported_twice_at_once_is_stored_once_and_the_second_gets_the_first_run(
     technician: User, instrument: Instrument, method: Method, samples: dict[str, Sample], real_batch: bytes
 ) -> None:
-    # Neither sees the other's run at the start; the second writes everything, then its run's row
-    # (written last) waits on the file's unique digest, and when the first commits it keeps none.
+    # Neither sees the other's run at the start. The second waits on a row the first holds (a new
+    # analyte, or the file's unique digest when its run's row, written last, goes in); once the
+    # first commits, the digest refuses the second's run and it keeps nothing of its own.
     first_written = threading.Event()
     release = threading.Event()
     outcomes: dict[str, ImportSummary] = {}
