@@ -39,7 +39,7 @@ from assays.chemistry.purity import (
     ratio_uncertainty_percent,
     result_uncertainty,
     result_value,
-    sample_quantities,
+    sample_quantities_by_convention,
 )
 from assays.errors import DomainError
 
@@ -175,12 +175,13 @@ def _percent_to_unit(value_percent: float, unit: str) -> float:
     return value_percent if unit == "%" else value_percent * MG_KG_PER_PERCENT
 
 
-def _quantities(composition: SampleComposition, *, convention: Convention) -> SampleQuantities | PayableComposition:
+def _quantities(composition: SampleComposition) -> tuple[SampleQuantities, ...] | tuple[PayableComposition, ...]:
+    """The sample's quantities under each of ``CONVENTIONS``, in that order."""
     if composition.main:
-        return sample_quantities(composition, convention=convention)
+        return sample_quantities_by_convention(composition, conventions=CONVENTIONS)
     # No main component (a feedstock, §1, §6): nothing is by difference, and TREO is the measured
     # sum of the rare-earth oxides (GB/T 14635's sense), as received.
-    return payable_composition(composition, convention=convention)
+    return tuple(payable_composition(composition, convention=convention) for convention in CONVENTIONS)
 
 
 def _payable_line_value(line: Line, payable: PayableComposition, composition: SampleComposition) -> tuple[float, float | None]:
@@ -288,18 +289,22 @@ def assess_lot(*, samples: Sequence[SampleInput], spec: Specification) -> LotOut
         return LotOutcome(Status.INSUFFICIENT_DATA, len(samples), [], missing, reasons)
     try:
         compositions = [_composition(sample, spec) for sample in samples]
-        per_convention = {
-            convention: [_quantities(composition, convention=convention) for composition in compositions] for convention in CONVENTIONS
-        }
+        by_sample = [_quantities(composition) for composition in compositions]
+        per_convention = {convention: [quantities[index] for quantities in by_sample] for index, convention in enumerate(CONVENTIONS)}
     except (AssessmentError, CompositionError) as error:
         # Results that cannot make a composition (impurities summing past 100 %, nothing to sum):
         # a person must look, so the lot is inconclusive and says why.
         return LotOutcome(Status.INCONCLUSIVE, len(samples), [], {}, [f"the results cannot be assessed: {error}"])
     outcomes = [_line_outcome(line, per_convention, compositions, spec) for line in spec.lines]
-    verdicts = [outcome.verdict for outcome in outcomes if outcome.verdict is not None]
+    return lot_outcome(spec=spec, n_samples=len(samples), lines=outcomes)
+
+
+def lot_outcome(*, spec: Specification, n_samples: int, lines: list[LineOutcome]) -> LotOutcome:
+    """The lot's status and reasons from its judged lines."""
+    verdicts = [outcome.verdict for outcome in lines if outcome.verdict is not None]
     reasons = [
         f"{outcome.line.label}: {outcome.reason}"
-        for outcome in outcomes
+        for outcome in lines
         if outcome.verdict is not None and outcome.verdict is not Verdict.PASS
     ]
     if not spec.has_verdicts:
@@ -311,7 +316,7 @@ def assess_lot(*, samples: Sequence[SampleInput], spec: Specification) -> LotOut
         status = Status.INCONCLUSIVE
     else:
         status = Status.CONFORMING
-    return LotOutcome(status, len(samples), outcomes, {}, reasons)
+    return LotOutcome(status, n_samples, lines, {}, reasons)
 
 
 def _line_outcome(
@@ -330,29 +335,46 @@ def _line_outcome(
         # A quantity that cannot be computed (an oxide of a ratio not measured) is never zero.
         verdict = Verdict.NOT_DETERMINABLE if judged else None
         return LineOutcome(line, None, None, None, None, False, None, None, None, verdict, f"cannot be computed: {error}")
-    means = {convention: statistics.fmean(value for value, _ in pairs) for convention, pairs in values.items()}
     best_pairs = values[Convention.BEST]
-    known = [u for _, u in best_pairs if u is not None]
-    u_measurement = statistics.fmean(known) if len(known) == len(best_pairs) else None
-    stats = lot_statistics(values=[value for value, _ in best_pairs], u_measurement=u_measurement or 0.0)
-    censored = _censored_everywhere(line, compositions)
+    return judged_line_outcome(
+        line,
+        means=[statistics.fmean(value for value, _ in values[convention]) for convention in CONVENTIONS],
+        best_values=[value for value, _ in best_pairs],
+        uncertainties=[u for _, u in best_pairs],
+        censored=_censored_everywhere(line, compositions),
+    )
+
+
+def judged_line_outcome(
+    line: Line, *, means: Sequence[float], best_values: Sequence[float], uncertainties: Sequence[float | None], censored: bool
+) -> LineOutcome:
+    """A line's lot statistics and verdict from its per-sample values.
+
+    ``means``: the lot means under ``CONVENTIONS`` (lower, best, upper); ``best_values`` and
+    ``uncertainties``: each sample's best estimate and its standard uncertainty (None: unknown);
+    ``censored``: the line's analyte is below its LOD in every sample.
+    """
+    lower_mean, best_mean, upper_mean = means
+    known = [u for u in uncertainties if u is not None]
+    u_measurement = statistics.fmean(known) if len(known) == len(uncertainties) else None
+    stats = lot_statistics(values=best_values, u_measurement=u_measurement or 0.0)
     # The lot's LOD is the mean of the limits the samples were censored at (a censored result's
     # value, which is an outside lab's wider "< x" where there is one, not the method's LOD), as the
     # line's oxide and on the spec's basis: exactly the upper-bound lot value (lot_censoring_limit).
-    lod = means[Convention.UPPER] if censored else None
+    lod = upper_mean if censored else None
     # U: unknown when a sample's measurement uncertainty is (never understated).
     expanded = stats.expanded_u if u_measurement is not None else None
-    if not judged:
-        return LineOutcome(line, means[Convention.BEST], means[Convention.LOWER], means[Convention.UPPER], stats, censored, lod,
-                           None, None, None, "reported without a limit", expanded)  # fmt: skip
+    if not (line.minimum or line.maximum):
+        return LineOutcome(
+            line, best_mean, lower_mean, upper_mean, stats, censored, lod, None, None, None, "reported without a limit", expanded
+        )
     judgements = []
     for bound, written in ((Bound.MIN, line.minimum), (Bound.MAX, line.maximum)):
         if not written:
             continue
-        worst = min(means.values()) if bound is Bound.MIN else max(means.values())
+        worst = min(means) if bound is Bound.MIN else max(means)
         if line.rule == DecisionRule.GUARD_BAND and expanded is None and not (censored and bound is Bound.MAX):
-            return LineOutcome(line, means[Convention.BEST], means[Convention.LOWER], means[Convention.UPPER], stats, censored, lod,
-                               worst, None, Verdict.INCONCLUSIVE,
+            return LineOutcome(line, best_mean, lower_mean, upper_mean, stats, censored, lod, worst, None, Verdict.INCONCLUSIVE,
                                "a guard band needs the expanded uncertainty, which is unknown for this quantity")  # fmt: skip
         judgement = judge_line(
             value=worst,
@@ -369,9 +391,9 @@ def _line_outcome(
     worst_value, judgement = max(judgements, key=lambda pair: _rank(pair[1].verdict))
     return LineOutcome(
         line=line,
-        best=means[Convention.BEST],
-        lower=means[Convention.LOWER],
-        upper=means[Convention.UPPER],
+        best=best_mean,
+        lower=lower_mean,
+        upper=upper_mean,
         statistics=stats,
         censored=censored,
         lod=lod,

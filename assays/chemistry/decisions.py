@@ -25,13 +25,14 @@ so a value equal to its limit as written is seen as equal.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 
-from assays.chemistry.rounding import Number, exact_decimal, format_decimal, limit_decimal, round_to_limit, with_unit
+from assays.chemistry.rounding import Number, exact_decimal, format_decimal, limit_decimal, limit_places, round_half_even, with_unit
 from assays.errors import DomainError
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -140,31 +141,40 @@ def judge_line(
     Guard band: U is required and must be >= 0; with U = 0 it is simple acceptance by the
     absolute method.
     """
-    side = _member(Bound, bound, "bound")
-    method = _member(Comparison, comparison, "comparison method")
-    decision_rule = _member(DecisionRule, rule, "decision rule")
-    validate_line_rule(comparison=method, rule=decision_rule)
-    limit_number = limit_decimal(limit)
+    # The cache is keyed by the limit's text: Decimal("99.9") == Decimal("99.90"), but they round
+    # to different digits. A Decimal's str keeps its exponent; a float is refused here.
+    text = limit if isinstance(limit, str) else str(limit_decimal(limit))
+    line = _line(text, _member(Bound, bound, "bound"), _member(Comparison, comparison, "comparison method"),
+                 _member(DecisionRule, rule, "decision rule"), unit)  # fmt: skip
     number = _exact(value, "value")
     uncertainty = None if expanded_uncertainty is None else _exact(expanded_uncertainty, "expanded uncertainty")
     if uncertainty is not None and uncertainty < 0:
         raise DecisionError(f"an expanded uncertainty cannot be negative ({expanded_uncertainty!r})")
-    line = _Line(side, method, decision_rule, limit_number, uncertainty, unit)
 
-    if censored and side is Bound.MAX:
+    if censored and line.bound is Bound.MAX:
         if lod is None:
             raise DecisionError("a censored result needs its LOD to be judged against a maximum")
-        return _judge_censored_against_maximum(line, _exact(lod, "LOD"))
-    if decision_rule is DecisionRule.GUARD_BAND:
+        return _judge_censored_against_maximum(line, _exact(lod, "LOD"), uncertainty)
+    if line.rule is DecisionRule.GUARD_BAND:
         if uncertainty is None:
             raise DecisionError("a guard-band line needs the expanded uncertainty U of the result")
         judgement = _judge_guard_band(line, number, uncertainty)
     else:
-        judgement = _judge_simple(line, number)
+        judgement = _judge_simple(line, number, uncertainty)
     if censored:
-        note = f"; censored result judged at the value given ({_show(number, unit)}, the caller's censoring convention)"
+        note = f"; censored result judged at the value given ({_show(number, line.unit)}, the caller's censoring convention)"
         return _replace_reason(judgement, judgement.reason + note, censored=True)
     return judgement
+
+
+# Cached: a lot assessment judges every line of every lot, against the same few limits; what a
+# limit is (its Decimal, its last digit, its wording) is worked out once per line.
+@functools.lru_cache(maxsize=1024)
+def _line(limit: str, bound: Bound, comparison: Comparison, rule: DecisionRule, unit: str) -> _Line:
+    validate_line_rule(comparison=comparison, rule=rule)
+    limit_number = limit_decimal(limit)
+    name = "minimum" if bound is Bound.MIN else "maximum"
+    return _Line(bound, comparison, rule, limit_number, limit_places(limit_number), unit, f"the {name} {_show(limit_number, unit)}")
 
 
 def combine(verdicts: Iterable[Verdict | str]) -> LotStatus:
@@ -193,10 +203,13 @@ class _Line:
     comparison: Comparison
     rule: DecisionRule
     limit: Decimal
-    uncertainty: Decimal | None
+    places: int  # of the limit's last written digit
     unit: str
+    limit_text: str  # "the minimum 99.9 %"
 
-    def judgement(self, verdict: Verdict, compared: Decimal, reason: str, *, censored: bool = False) -> LineJudgement:
+    def judgement(
+        self, verdict: Verdict, compared: Decimal, reason: str, uncertainty: Decimal | None, *, censored: bool = False
+    ) -> LineJudgement:
         return LineJudgement(
             verdict=verdict,
             compared_value=compared,
@@ -204,15 +217,10 @@ class _Line:
             bound=self.bound,
             comparison=self.comparison,
             rule=self.rule,
-            expanded_uncertainty=self.uncertainty,
+            expanded_uncertainty=uncertainty,
             reason=reason,
             censored=censored,
         )
-
-    @property
-    def limit_text(self) -> str:
-        name = "minimum" if self.bound is Bound.MIN else "maximum"
-        return f"the {name} {_show(self.limit, self.unit)}"
 
 
 def _within(line: _Line, number: Decimal) -> bool:
@@ -220,15 +228,15 @@ def _within(line: _Line, number: Decimal) -> bool:
     return number >= line.limit if line.bound is Bound.MIN else number <= line.limit
 
 
-def _judge_simple(line: _Line, number: Decimal) -> LineJudgement:
-    compared = round_to_limit(number, limit=line.limit) if line.comparison is Comparison.ROUNDING else number
+def _judge_simple(line: _Line, number: Decimal, uncertainty: Decimal | None) -> LineJudgement:
+    compared = round_half_even(number, places=line.places) if line.comparison is Comparison.ROUNDING else number
     passed = _within(line, compared)
     verdict = Verdict.PASS if passed else Verdict.FAIL
     relation = _relation(line.bound, passed=passed)
     shown = _show(number, line.unit)
     if line.comparison is Comparison.ROUNDING:
         shown = f"{shown} rounded to {_show(compared, line.unit)}"
-    return line.judgement(verdict, compared, f"{shown} {relation} {line.limit_text}: {verdict}")
+    return line.judgement(verdict, compared, f"{shown} {relation} {line.limit_text}: {verdict}", uncertainty)
 
 
 def _judge_guard_band(line: _Line, number: Decimal, uncertainty: Decimal) -> LineJudgement:
@@ -245,20 +253,20 @@ def _judge_guard_band(line: _Line, number: Decimal, uncertainty: Decimal) -> Lin
     else:
         verdict = Verdict.INCONCLUSIVE
         reason = f"{interval} contains {line.limit_text}: inconclusive"
-    return line.judgement(verdict, number, reason)
+    return line.judgement(verdict, number, reason, uncertainty)
 
 
-def _judge_censored_against_maximum(line: _Line, lod: Decimal) -> LineJudgement:
+def _judge_censored_against_maximum(line: _Line, lod: Decimal, uncertainty: Decimal | None) -> LineJudgement:
     if lod < 0:
         raise DecisionError(f"a detection limit cannot be negative ({format_decimal(lod)})")
-    compared = round_to_limit(lod, limit=line.limit) if line.comparison is Comparison.ROUNDING else lod
+    compared = round_half_even(lod, places=line.places) if line.comparison is Comparison.ROUNDING else lod
     shown = f"< LOD {_show(lod, line.unit)}"
     if line.comparison is Comparison.ROUNDING and compared != lod:
         shown = f"{shown} (rounded to the limit's last digit: {_show(compared, line.unit)})"
     if compared <= line.limit:
-        return line.judgement(Verdict.PASS, compared, f"{shown} is at or below {line.limit_text}: pass", censored=True)
+        return line.judgement(Verdict.PASS, compared, f"{shown} is at or below {line.limit_text}: pass", uncertainty, censored=True)
     reason = f"{shown} is above {line.limit_text}: not determinable"
-    return line.judgement(Verdict.NOT_DETERMINABLE, compared, reason, censored=True)
+    return line.judgement(Verdict.NOT_DETERMINABLE, compared, reason, uncertainty, censored=True)
 
 
 def _relation(bound: Bound, *, passed: bool) -> str:
@@ -303,6 +311,8 @@ def _show(number: Decimal, unit: str) -> str:
 
 
 def _member(kind: type[_E], given: _E | str, name: str) -> _E:
+    if type(given) is kind:  # the common case, with no lookup: every line of every lot comes here
+        return given
     try:
         return kind(given)
     except ValueError:

@@ -61,6 +61,8 @@ class LotStatistics:
 
 
 def _finite(number: object, *, what: str) -> float:
+    if type(number) is float and math.isfinite(number):  # the common case first: every line of every lot
+        return number
     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
         raise LotStatisticsError(f"{what} must be a finite number, not {number!r}")
     return float(number)

@@ -253,36 +253,45 @@ def _parse_for(symbol: str, formula: str) -> OxideFormula:
     return oxide
 
 
-@dataclass(frozen=True, slots=True)
-class _Oxides:
-    """Oxide mass fractions (mg/kg) of a group of elements under one convention."""
-
-    value: dict[str, float]
-    u: dict[str, float | None]
-
-
 def _by_atomic_number(symbol: str) -> int:
     return ELEMENTS[symbol].atomic_number
 
 
-def _oxides_of(composition: SampleComposition, symbols: Iterable[str], *, convention: Convention) -> _Oxides:
-    values: dict[str, float] = {}
-    uncertainties: dict[str, float | None] = {}
-    # ``result_value`` and ``result_uncertainty`` written out: this loop runs for every element of
-    # every sample under every convention, so a bulk assessment spends its time here.
-    fraction = _CENSORED_FRACTION[Convention(convention)]
+@dataclass(frozen=True, slots=True)
+class _OxideGroup:
+    """A group of measured elements (the RE impurities, the non-RE ones, the main components) as
+    oxides: what every censoring convention shares. A censored result's u is LOD/√12 under every
+    convention (module docstring), so the uncertainties are the group's, not a convention's."""
+
+    formulas: tuple[str, ...]  # by atomic number
+    factors: tuple[float, ...]
+    results: tuple[Result, ...]
+    u: dict[str, float | None]
+    u_sum: float | None  # quadrature of ``u``
+
+    def values(self, fraction: float) -> dict[str, float]:
+        """Oxide mass fractions (mg/kg) with censored results counted as ``fraction`` of their LOD."""
+        values: dict[str, float] = {}
+        # ``result_value`` written out: this runs for every element of every sample under every
+        # convention, so a bulk assessment spends its time here.
+        for formula, factor, result in zip(self.formulas, self.factors, self.results, strict=True):
+            values[formula] = factor * (fraction * result.value) if result.censored else factor * max(result.value, 0.0)
+        return values
+
+
+def _oxide_group(composition: SampleComposition, symbols: Iterable[str]) -> _OxideGroup:
+    ordered = sorted(symbols, key=_by_atomic_number)
     elements, oxides = composition.elements, composition.oxides
-    for symbol in sorted(symbols, key=_by_atomic_number):
-        result = elements[symbol]
-        formula = oxides[symbol]
-        factor = oxide_factor(formula)
+    formulas = tuple(oxides[symbol] for symbol in ordered)
+    factors = tuple(oxide_factor(formula) for formula in formulas)
+    results = tuple(elements[symbol] for symbol in ordered)
+    u: dict[str, float | None] = {}
+    for formula, factor, result in zip(formulas, factors, results, strict=True):
         if result.censored:
-            values[formula] = factor * (fraction * result.value)
-            uncertainties[formula] = factor * (result.value / SQRT_12)
+            u[formula] = factor * (result.value / SQRT_12)
         else:
-            values[formula] = factor * max(result.value, 0.0)
-            uncertainties[formula] = None if result.u is None else factor * result.u
-    return _Oxides(values, uncertainties)
+            u[formula] = None if result.u is None else factor * result.u
+    return _OxideGroup(formulas, factors, results, u, _quadrature(u.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,30 +358,84 @@ def sample_quantities(composition: SampleComposition, *, convention: Convention)
     Raises ``CompositionError`` when M is empty or the impurities leave no TREO (more than 100 %
     impurities cannot be a purity).
     """
-    convention = Convention(convention)
+    (quantities,) = sample_quantities_by_convention(composition, conventions=(convention,))
+    return quantities
+
+
+def sample_quantities_by_convention(composition: SampleComposition, *, conventions: Iterable[Convention]) -> tuple[SampleQuantities, ...]:
+    """``sample_quantities`` under each of ``conventions``, in that order.
+
+    The conventions differ in the censored values only: which element is in which sum, the oxide
+    factors and every uncertainty that does not depend on a value are worked out once (a lot
+    assessment asks for all three conventions of every sample).
+    """
+    wanted = [Convention(convention) for convention in conventions]
     main = composition.main
     if not main:
         raise CompositionError("a purity by difference needs the main component set M")
     measured = set(composition.elements)
-    re_symbols = (measured & composition.treo_includes) - main
-    non_re_symbols = measured - composition.treo_includes - main
-    re_oxides = _oxides_of(composition, re_symbols, convention=convention)
-    non_re_oxides = _oxides_of(composition, non_re_symbols, convention=convention)
-    main_oxides = _oxides_of(composition, measured & main, convention=convention)
+    re_group = _oxide_group(composition, (measured & composition.treo_includes) - main)
+    non_re_group = _oxide_group(composition, measured - composition.treo_includes - main)
+    main_group = _oxide_group(composition, measured & main)
 
+    anion_u = {name: result_uncertainty(result, convention=Convention.BEST) for name, result in composition.anions.items()}
+    loi = composition.loi_percent
+    u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=Convention.BEST)
+    u_sum_re, u_sum_non_re = re_group.u_sum, non_re_group.u_sum
+    u_sum_anions = _quadrature(anion_u.values())
+    u_impurities_percent = _scaled(_quadrature([u_sum_re, u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT)
+    u_main_oxide = _quadrature([u_impurities_percent, u_loi])
+    u_treo = _quadrature([_scaled(_quadrature([u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT), u_loi])
+    u_oxides = re_group.u | non_re_group.u
+    formulas = (re_group.formulas, non_re_group.formulas)
+    return tuple(
+        _sample_quantities(
+            composition,
+            convention=convention,
+            groups=(re_group, non_re_group, main_group),
+            formulas=formulas,
+            u_oxides=u_oxides,
+            anion_u=anion_u,
+            u_loi=u_loi,
+            u_sums=(u_sum_re, u_sum_non_re, u_sum_anions),
+            u_impurities_percent=u_impurities_percent,
+            u_main_oxide=u_main_oxide,
+            u_treo=u_treo,
+        )
+        for convention in wanted
+    )
+
+
+def _sample_quantities(
+    composition: SampleComposition,
+    *,
+    convention: Convention,
+    groups: tuple[_OxideGroup, _OxideGroup, _OxideGroup],
+    formulas: tuple[tuple[str, ...], tuple[str, ...]],
+    u_oxides: dict[str, float | None],
+    anion_u: dict[str, float | None],
+    u_loi: float | None,
+    u_sums: tuple[float | None, float | None, float | None],
+    u_impurities_percent: float | None,
+    u_main_oxide: float | None,
+    u_treo: float | None,
+) -> SampleQuantities:
+    """One convention's values, and the uncertainties that depend on them (relative purity and the
+    ignited main oxide), over what ``sample_quantities_by_convention`` shared."""
+    fraction = _CENSORED_FRACTION[convention]
+    re_group, non_re_group, main_group = groups
+    re_values, non_re_values = re_group.values(fraction), non_re_group.values(fraction)
     anion_values = {name: result_value(result, convention=convention) for name, result in composition.anions.items()}
-    anion_u = {name: result_uncertainty(result, convention=convention) for name, result in composition.anions.items()}
     loi = composition.loi_percent
     loi_percent = 0.0 if loi is None else result_value(loi, convention=convention)
-    u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=convention)
 
-    sum_re = math.fsum(re_oxides.value.values())
-    sum_non_re = math.fsum(non_re_oxides.value.values())
+    sum_re = math.fsum(re_values.values())
+    sum_non_re = math.fsum(non_re_values.values())
     sum_anions = math.fsum(anion_values.values())
     # One fsum over every impurity term, not a sum of the three sums: correctly rounded, so the
     # main oxide is monotone in each impurity.
-    sum_impurities = math.fsum([*re_oxides.value.values(), *non_re_oxides.value.values(), *anion_values.values()])
-    sum_outside_treo = math.fsum([*non_re_oxides.value.values(), *anion_values.values()])
+    sum_impurities = math.fsum([*re_values.values(), *non_re_values.values(), *anion_values.values()])
+    sum_outside_treo = math.fsum([*non_re_values.values(), *anion_values.values()])
 
     main_oxide = HUNDRED_PERCENT - sum_impurities / MG_KG_PER_PERCENT - loi_percent
     treo = HUNDRED_PERCENT - sum_outside_treo / MG_KG_PER_PERCENT - loi_percent
@@ -381,13 +444,7 @@ def sample_quantities(composition: SampleComposition, *, convention: Convention)
             f"impurities ({sum_impurities / MG_KG_PER_PERCENT:.6g} %) and LOI ({loi_percent:.6g} %) exceed the whole sample"
         )
     relative_purity = HUNDRED_PERCENT - HUNDRED_PERCENT * (sum_re / MG_KG_PER_PERCENT) / treo
-
-    u_sum_re = _quadrature(re_oxides.u.values())
-    u_sum_non_re = _quadrature(non_re_oxides.u.values())
-    u_sum_anions = _quadrature(anion_u.values())
-    u_impurities_percent = _scaled(_quadrature([u_sum_re, u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT)
-    u_main_oxide = _quadrature([u_impurities_percent, u_loi])
-    u_treo = _quadrature([_scaled(_quadrature([u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT), u_loi])
+    u_sum_re, u_sum_non_re, u_sum_anions = u_sums
     # §5: u(P) ≈ √(Σ_RE u(ox_i)²) / TREO. The TREO term, (Σ_RE-imp / TREO²) · u(TREO), is smaller by
     # the factor Σ_RE-imp / TREO (1e-3 at 3N, 1e-4 at 4N) and left out, as §5 does.
     u_relative_purity = _scaled(u_sum_re, HUNDRED_PERCENT / MG_KG_PER_PERCENT / treo)
@@ -402,16 +459,17 @@ def sample_quantities(composition: SampleComposition, *, convention: Convention)
             _scaled(u_loi, impurities_percent / (HUNDRED_PERCENT * divisor * divisor)),
         ]
     )
-    ignited_oxides = {formula: value / divisor for formula, value in (re_oxides.value | non_re_oxides.value).items()}
+    oxide_values = re_values | non_re_values
+    ignited_oxides = {formula: value / divisor for formula, value in oxide_values.items()}
 
     return SampleQuantities(
         convention=convention,
-        oxide_mg_kg=re_oxides.value | non_re_oxides.value,
-        u_oxide_mg_kg=re_oxides.u | non_re_oxides.u,
-        re_impurity_oxides=tuple(re_oxides.value),
-        non_re_oxides=tuple(non_re_oxides.value),
-        measured_main_oxide_mg_kg=main_oxides.value,
-        u_measured_main_oxide_mg_kg=main_oxides.u,
+        oxide_mg_kg=oxide_values,
+        u_oxide_mg_kg=u_oxides,
+        re_impurity_oxides=formulas[0],
+        non_re_oxides=formulas[1],
+        measured_main_oxide_mg_kg=main_group.values(fraction),
+        u_measured_main_oxide_mg_kg=main_group.u,
         anion_mg_kg=anion_values,
         u_anion_mg_kg=anion_u,
         sum_re_impurities_mg_kg=sum_re,
@@ -560,8 +618,8 @@ def payable_composition(composition: SampleComposition, *, convention: Conventio
     symbols = set(composition.elements) & composition.treo_includes
     if not symbols:
         raise CompositionError("no rare earth counted in TREO was measured: there is no payable composition")
-    oxides = _oxides_of(composition, symbols, convention=convention)
-    oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.value.items()}
+    oxides = _oxide_group(composition, symbols)
+    oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.values(_CENSORED_FRACTION[convention]).items()}
     u_oxide_percent = {formula: _scaled(u, 1.0 / MG_KG_PER_PERCENT) for formula, u in oxides.u.items()}
     treo = math.fsum(oxide_percent.values())
     share = {formula: HUNDRED_PERCENT * value / treo for formula, value in oxide_percent.items()} if treo > 0 else None

@@ -20,8 +20,9 @@ step, so a 17-digit float or a limit's exponent never trips the default 28-digit
 
 from __future__ import annotations
 
+import functools
 import math
-from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from assays.errors import DomainError
 
@@ -90,9 +91,18 @@ def limit_decimal(limit: Decimal | str) -> Decimal:
     given: object = limit  # the annotation is a promise callers (and JSON) may break: check it
     if isinstance(given, float):
         raise RoundingError(f"a limit must be given as written (text or Decimal), not as the float {given!r}")
-    if not isinstance(given, (Decimal, str)):
+    if isinstance(given, str):
+        return _limit_from_text(given)
+    if not isinstance(given, Decimal):
         raise RoundingError(f"a limit must be given as written (text or Decimal), not {given!r}")
     return exact_decimal(given)
+
+
+# Cached: a specification's few limits are read for every lot judged against it. A Decimal is
+# immutable, and text that is not a number raises (exceptions are not cached).
+@functools.lru_cache(maxsize=1024)
+def _limit_from_text(text: str) -> Decimal:
+    return exact_decimal(text)
 
 
 def limit_places(limit: Decimal | str) -> int:
@@ -178,7 +188,17 @@ def _quantize(number: Decimal, places: int) -> Decimal:
     # is smaller) down to the rounding unit, plus one for a carry.
     leading = max(number.adjusted(), -places) if not number.is_zero() else -places
     precision = max(leading + places + 2, 1)
-    context = Context(prec=precision, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
-    with localcontext(context):
-        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    rounded = number.quantize(_unit(places), rounding=ROUND_HALF_EVEN, context=_context(precision))
     return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+# Cached: every line of every lot assessment rounds through here, and a Context costs more to
+# make than the rounding. Both are immutable in use (a Context only passed, never changed).
+@functools.lru_cache(maxsize=256)
+def _context(precision: int) -> Context:
+    return Context(prec=precision, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+@functools.lru_cache(maxsize=256)
+def _unit(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places, context=_context(1))

@@ -37,6 +37,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from assays.chemistry import assessment as core
+from assays.chemistry import lot_batch
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
 from assays.errors import NotFoundError
 from assays.importers.analytes import LOI, NAMED_ANALYTES
@@ -425,15 +426,20 @@ def _store_assessments(
     its lot's certified assessment (``certified``), if it has one."""
     if not todo:
         return {}
-    spec_inputs: dict[int, core.Specification] = {}
+    # The lots of one specification are judged together (lot_batch: the same outcomes as one by one).
+    by_spec: dict[int, list[int]] = defaultdict(list)
+    for index, (_, spec, _, _) in enumerate(todo):
+        by_spec[spec.pk].append(index)
+    outcomes: dict[int, core.LotOutcome] = {}
+    for indexes in by_spec.values():
+        spec_input = _spec_input(todo[indexes[0]][1])
+        judged = lot_batch.assess_lots(lots=[todo[index][2].samples for index in indexes], spec=spec_input)
+        outcomes.update(zip(indexes, judged, strict=True))
     assessments: list[LotAssessment] = []
     events: list[AuditChange] = []
     now = timezone.now()
-    for lot, spec, results, fingerprint in todo:
-        spec_input = spec_inputs.get(spec.pk)
-        if spec_input is None:
-            spec_input = spec_inputs[spec.pk] = _spec_input(spec)
-        outcome = core.assess_lot(samples=results.samples, spec=spec_input)
+    for index, (lot, spec, results, fingerprint) in enumerate(todo):
+        outcome = outcomes[index]
         summary = _summary(outcome)
         frozen = certified.get(lot.pk)
         differs = frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary)

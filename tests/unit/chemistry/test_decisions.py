@@ -391,3 +391,21 @@ def test_a_censored_result_against_a_maximum_never_fails(lod: float, limit: str,
     # and it passes exactly when some detected value at the LOD would have passed
     detected = judge_line(value=lod, limit=limit, bound=MAX, comparison=comparison, rule=SIMPLE)
     assert (judgement.verdict is PASS) == (detected.verdict is PASS)
+
+
+def test_equal_decimal_limits_written_to_different_digits_round_to_their_own_digit() -> None:
+    # Decimal("99.9") == Decimal("99.90"), and a cache keyed by the Decimal would hand one the
+    # other's rounding digit: each must round to its own last written digit, in either order.
+    for first, second in ((Decimal("99.9"), Decimal("99.90")), (Decimal("99.90"), Decimal("99.9"))):
+        judged = {
+            str(limit): judge_line(value=99.95, limit=limit, bound="min", comparison="rounding", rule="simple") for limit in (first, second)
+        }
+        assert judged["99.9"].compared_value == Decimal("100.0")
+        assert judged["99.90"].compared_value == Decimal("99.95")
+        assert "the minimum 99.90" in judged["99.90"].reason
+
+
+def test_a_float_limit_is_refused_even_when_an_equal_limit_was_judged_before() -> None:
+    judge_line(value=1.0, limit=Decimal("100"), bound="max", comparison="absolute", rule="simple")
+    with pytest.raises(RoundingError):
+        judge_line(value=1.0, limit=100.0, bound="max", comparison="absolute", rule="simple")  # type: ignore[arg-type]

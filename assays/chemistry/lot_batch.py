@@ -1,0 +1,419 @@
+"""Many lots judged against one specification together: ``assess_lot`` of each, with the same
+outcomes float for float, at a fraction of the cost (a reassessment after a specification change
+judges thousands of lots, and ``assess_lot`` spends most of its time on per-sample bookkeeping).
+
+PURE: no Django, no database.
+
+How it stays equal to ``assess_lot`` (a property test holds the two equal on generated lots):
+
+* every per-sample number is the same IEEE operation on the same operands in the same order,
+  done by numpy over all samples at once (an elementwise ``a * b`` or ``a - b / c`` rounds as
+  Python's float arithmetic does);
+* sums go through ``math.fsum`` and quadratures through ``math.hypot``, per sample, on the terms
+  ``purity.sample_quantities`` would give them: an fsum is correctly rounded whatever the order
+  and is not moved by an absent element's exact zero, and a hypot gets exactly the present terms,
+  in the order of atomic number;
+* each line's lot statistics and verdict come from the very function ``assess_lot`` uses
+  (``assessment.judged_line_outcome``), and the lot's status from ``assessment.lot_outcome``.
+
+What it leaves to ``assess_lot``, lot by lot: a specification without main components (a
+feedstock's payable composition), with a ratio line or a quantity it does not know; a lot with no
+samples or with a required analyte missing (insufficient data, decided before any arithmetic);
+a lot whose results cannot make a composition or a purity (an unknown element, impurities past
+100 %), where a line cannot be computed (an analyte it names that a sample lacks, LOI not
+measured) or that holds a negative zero (whose sign a sum of the present terms keeps and the
+zero of an absent element would lose).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assays.chemistry.assessment import (
+    CONVENTIONS,
+    AssessmentError,
+    Line,
+    LotOutcome,
+    SampleInput,
+    Specification,
+    _composition,
+    assess_lot,
+    judged_line_outcome,
+    lot_outcome,
+    missing_analytes,
+)
+from assays.chemistry.elements import ELEMENTS
+from assays.chemistry.oxides import CONVENTIONAL_OXIDES, oxide_factor, parse_oxide
+from assays.chemistry.purity import (
+    _CENSORED_FRACTION,
+    DEFAULT_TREO_ELEMENTS,
+    HUNDRED_PERCENT,
+    MG_KG_PER_PERCENT,
+    SQRT_12,
+    Convention,
+    Result,
+    result_uncertainty,
+)
+
+_QUANTITIES = frozenset({"oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi"})
+_FRACTIONS = [_CENSORED_FRACTION[convention] for convention in CONVENTIONS]
+_BEST = CONVENTIONS.index(Convention.BEST)
+_PER_PERCENT = 1.0 / MG_KG_PER_PERCENT  # purity.py's _scaled(u, 1.0 / MG_KG_PER_PERCENT), the same constant
+_RELATIVE_PURITY_SCALE = HUNDRED_PERCENT / MG_KG_PER_PERCENT
+
+
+def assess_lots(*, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> list[LotOutcome]:
+    """``assess_lot(samples=lot, spec=spec)`` for each of ``lots``, in order."""
+    outcomes: list[LotOutcome | None] = [None] * len(lots)
+    if not spec.main or any(line.quantity not in _QUANTITIES for line in spec.lines):
+        return [assess_lot(samples=samples, spec=spec) for samples in lots]
+    batch: list[int] = []
+    for index, samples in enumerate(lots):
+        if _batchable(samples, spec):
+            batch.append(index)
+        else:
+            outcomes[index] = assess_lot(samples=samples, spec=spec)
+    if batch:
+        table = _Table.of([lots[index] for index in batch], spec)
+        for index, outcome in zip(batch, table.outcomes(spec), strict=True):
+            outcomes[index] = outcome if outcome is not None else assess_lot(samples=lots[index], spec=spec)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
+    """Whether ``assess_lot`` would compute every line of this lot (rather than decide it is
+    insufficient, or fail a composition or a line)."""
+    if not samples or missing_analytes(samples, spec):
+        return False
+    try:
+        compositions = [_composition(sample, spec) for sample in samples]
+    except AssessmentError:
+        return False
+    for sample, composition in zip(samples, compositions, strict=True):
+        formulas = {composition.oxides[symbol] for symbol in sample.elements}
+        for line in spec.lines:
+            if line.quantity == "oxide" and line.oxide not in formulas:
+                return False
+            if line.quantity == "element" and line.element not in sample.elements:
+                return False
+            if line.quantity == "anion" and line.anion not in sample.anions:
+                return False
+            if line.quantity == "loi" and sample.loi_percent is None:
+                return False
+    return True
+
+
+def _reporting_oxides(spec: Specification) -> dict[str, str]:
+    """Element -> reporting oxide, as ``SampleComposition`` makes it: the spec's oxide lines (the
+    last line of an element wins, as in ``assessment._composition``), else the conventional one."""
+    named = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
+    return CONVENTIONAL_OXIDES | {symbol: parse_oxide(formula).formula for symbol, formula in named.items()}
+
+
+@dataclass
+class _Results:
+    """One kind of result (elements, or anions) of every sample: a column per analyte."""
+
+    columns: list[str]
+    value: np.ndarray  # (samples, columns); 0 where absent
+    censored: np.ndarray  # bool
+    present: np.ndarray  # bool
+    u: np.ndarray  # the result's own u (method model); 0 where unknown or absent
+    u_known: np.ndarray  # bool
+
+    @classmethod
+    def of(cls, mappings: Sequence[Mapping[str, Result]], columns: list[str]) -> _Results:
+        position = {name: index for index, name in enumerate(columns)}
+        shape = (len(mappings), len(columns))
+        value, u = np.zeros(shape), np.zeros(shape)
+        censored, present, u_known = np.zeros(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool)
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
+        flags: list[bool] = []
+        uncertainties: list[float] = []
+        known: list[bool] = []
+        for row, mapping in enumerate(mappings):
+            for name, result in mapping.items():
+                rows.append(row)
+                cols.append(position[name])
+                values.append(result.value)
+                flags.append(result.censored)
+                uncertainties.append(0.0 if result.u is None else result.u)
+                known.append(result.u is not None)
+        at = (np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp))
+        value[at], censored[at], present[at], u[at], u_known[at] = values, flags, True, uncertainties, known
+        return cls(columns, value, censored, present, u, u_known)
+
+    def result_values(self, fraction: float) -> np.ndarray:
+        """``purity.result_value`` of every result: a censored one as ``fraction`` of its limit,
+        a negative reading as 0 (``max(value, 0.0)``: a value not below 0, -0.0 too, is kept)."""
+        return np.where(self.censored, fraction * self.value, np.where(self.value < 0.0, 0.0, self.value))
+
+    def result_uncertainties(self) -> np.ndarray:
+        """``purity.result_uncertainty``: LOD/√12 for a censored result, else its own u."""
+        return np.where(self.censored, self.value / SQRT_12, self.u)
+
+    def uncertainty_known(self) -> np.ndarray:
+        """Where the uncertainty is known (absent results count as known: they enter nothing)."""
+        known: np.ndarray = self.censored | self.u_known | ~self.present
+        return known
+
+
+class _Table:
+    """The lots' samples as arrays, and what ``purity.sample_quantities`` derives from them."""
+
+    def __init__(self, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> None:
+        self.lots = lots
+        self.spec = spec
+        self.samples = [sample for lot in lots for sample in lot]
+        treo = spec.treo_includes if spec.treo_includes is not None else DEFAULT_TREO_ELEMENTS
+        symbols = sorted(
+            {symbol for sample in self.samples for symbol in sample.elements}, key=lambda symbol: ELEMENTS[symbol].atomic_number
+        )
+        re = [symbol for symbol in symbols if symbol in treo and symbol not in spec.main]
+        non_re = [symbol for symbol in symbols if symbol not in treo and symbol not in spec.main]
+        main = [symbol for symbol in symbols if symbol in spec.main]
+        # Columns by group (the order of purity.py's sums), each by atomic number (its order of terms).
+        self.re_columns = slice(0, len(re))
+        self.non_re_columns = slice(len(re), len(re) + len(non_re))
+        self.elements = _Results.of([sample.elements for sample in self.samples], re + non_re + main)
+        reporting = _reporting_oxides(spec)
+        self.formulas = [reporting[symbol] for symbol in self.elements.columns]
+        self.factors = np.array([oxide_factor(formula) for formula in self.formulas])
+        self.anions = _Results.of(
+            [sample.anions for sample in self.samples], sorted({name for sample in self.samples for name in sample.anions})
+        )
+        self.loi = _Results.of([{} if sample.loi_percent is None else {"LOI": sample.loi_percent} for sample in self.samples], ["LOI"])
+        self.u_elements = self.elements.result_uncertainties()
+        self.u_oxides = self.factors * self.u_elements
+        self.u_anions = self.anions.result_uncertainties()
+
+    @classmethod
+    def of(cls, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> _Table:
+        return cls(lots, spec)
+
+    def outcomes(self, spec: Specification) -> list[LotOutcome | None]:
+        """Each lot's outcome; None for a lot ``assess_lot`` must judge (see the module docstring)."""
+        elements, anions, loi = self.elements, self.anions, self.loi
+        values = _Values(raw=[], oxides=[], anions=[], loi=[], sums=[])
+        for fraction in _FRACTIONS:
+            raw = elements.result_values(fraction)
+            values.raw.append(raw)
+            values.oxides.append(self.factors * raw)
+            values.anions.append(anions.result_values(fraction))
+            values.loi.append(loi.result_values(fraction)[:, 0])
+            values.sums.append(self._sums(values.oxides[-1], values.anions[-1], values.loi[-1]))
+        refused = np.zeros(len(self.samples), bool)
+        for sums in values.sums:
+            refused |= (sums["main_oxide"] < 0) | (sums["treo"] <= 0)
+        # A -0.0 anywhere: the sign of a sum of zeros is the terms' business (module docstring).
+        for results in (elements, anions, loi):
+            refused |= ((results.value == 0) & np.signbit(results.value) & results.present).any(axis=1)
+        u = self._uncertainties(values.sums[_BEST], refused=refused)
+        per_line = [self._line_values(line, values, u) for line in spec.lines]
+        outcomes: list[LotOutcome | None] = []
+        start = 0
+        for lot in self.lots:
+            end = start + len(lot)
+            if refused[start:end].any():
+                outcomes.append(None)
+                start = end
+                continue
+            n = end - start
+            lines = [
+                judged_line_outcome(
+                    line,
+                    means=[math.fsum(convention[start:end]) / n for convention in line_values],
+                    best_values=line_values[_BEST][start:end],
+                    uncertainties=uncertainties[start:end],
+                    censored=all(censored[start:end]),
+                )
+                for line, (line_values, uncertainties, censored) in zip(spec.lines, per_line, strict=True)
+            ]
+            outcomes.append(lot_outcome(spec=spec, n_samples=n, lines=lines))
+            start = end
+        return outcomes
+
+    def _sums(self, oxide: np.ndarray, anion: np.ndarray, loi_percent: np.ndarray) -> dict[str, np.ndarray]:
+        """purity._sample_quantities' sums and by-difference quantities, per sample."""
+        re_rows = oxide[:, self.re_columns].tolist()
+        non_re_rows = oxide[:, self.non_re_columns].tolist()
+        anion_rows = anion.tolist()
+        fsum = math.fsum
+        sum_re = np.array([fsum(row) for row in re_rows])
+        sum_non_re = np.array([fsum(row) for row in non_re_rows])
+        sum_impurities = np.array([fsum(a + b + c) for a, b, c in zip(re_rows, non_re_rows, anion_rows, strict=True)])
+        sum_outside_treo = np.array([fsum(b + c) for b, c in zip(non_re_rows, anion_rows, strict=True)])
+        main_oxide = HUNDRED_PERCENT - sum_impurities / MG_KG_PER_PERCENT - loi_percent
+        treo = HUNDRED_PERCENT - sum_outside_treo / MG_KG_PER_PERCENT - loi_percent
+        with np.errstate(divide="ignore", invalid="ignore"):  # a refused sample's TREO of 0: never read
+            relative_purity = HUNDRED_PERCENT - HUNDRED_PERCENT * (sum_re / MG_KG_PER_PERCENT) / treo
+        divisor = 1.0 - loi_percent / HUNDRED_PERCENT
+        impurities_percent = sum_impurities / MG_KG_PER_PERCENT
+        return {
+            "sum_re": sum_re,
+            "sum_non_re": sum_non_re,
+            "main_oxide": main_oxide,
+            "treo": treo,
+            "relative_purity": relative_purity,
+            "divisor": divisor,
+            "impurities_percent": impurities_percent,
+            "main_ignited": HUNDRED_PERCENT - impurities_percent / divisor,
+            "treo_ignited": treo / divisor,
+            "sum_re_ignited": sum_re / divisor,
+            "sum_non_re_ignited": sum_non_re / divisor,
+        }
+
+    def _uncertainties(self, best: dict[str, np.ndarray], *, refused: np.ndarray) -> dict[str, list[float | None]]:
+        """The best estimate's standard uncertainties per sample (purity.py's quadratures, None
+        where a contributor's is unknown): only the best estimate's enter a lot's U."""
+        elements = self.elements
+        known = elements.uncertainty_known()
+        present = elements.present
+        u_re = _quadratures(self.u_oxides[:, self.re_columns], known[:, self.re_columns], present[:, self.re_columns])
+        u_non_re = _quadratures(self.u_oxides[:, self.non_re_columns], known[:, self.non_re_columns], present[:, self.non_re_columns])
+        treo, divisor, impurities_percent = best["treo"].tolist(), best["divisor"].tolist(), best["impurities_percent"].tolist()
+        out: dict[str, list[float | None]] = {
+            key: [] for key in ("re", "non_re", "loi", "main_oxide", "treo", "relative_purity", "main_ignited")
+        }
+        for index, sample in enumerate(self.samples):
+            if refused[index]:
+                for column in out.values():
+                    column.append(None)  # never read: the lot goes to assess_lot
+                continue
+            re, non_re = u_re[index], u_non_re[index]
+            # The sample's own order of anions, as purity.py takes them: a hypot of several terms
+            # may differ in its last bit with their order.
+            anion = _quadrature(*(result_uncertainty(result, convention=Convention.BEST) for result in sample.anions.values()))
+            loi = sample.loi_percent
+            u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=Convention.BEST)
+            impurities = _scaled(_quadrature(re, non_re, anion), _PER_PERCENT)
+            out["re"].append(re)
+            out["non_re"].append(non_re)
+            out["loi"].append(u_loi)
+            out["main_oxide"].append(_quadrature(impurities, u_loi))
+            out["treo"].append(_quadrature(_scaled(_quadrature(non_re, anion), _PER_PERCENT), u_loi))
+            out["relative_purity"].append(_scaled(re, _RELATIVE_PURITY_SCALE / treo[index]))
+            d = divisor[index]
+            out["main_ignited"].append(
+                _quadrature(_scaled(impurities, 1.0 / d), _scaled(u_loi, impurities_percent[index] / (HUNDRED_PERCENT * d * d)))
+            )
+        return out
+
+    def _line_values(
+        self, line: Line, values: _Values, u: dict[str, list[float | None]]
+    ) -> tuple[list[list[float]], list[float | None], list[bool]]:
+        """As ``assessment._line_value`` for every sample: per convention the values, the best
+        estimate's u, and per sample whether the line's single analyte is censored (all False for
+        a line of a derived quantity), in the line's unit."""
+        spec, percent = self.spec, line.unit == "%"
+        divisors = [sums["divisor"] for sums in values.sums] if spec.ignited else None
+        samples = len(self.samples)
+        censored = [False] * samples
+        if line.quantity in ("oxide", "element") and line.element in self.elements.columns:
+            column = self.elements.columns.index(line.element)
+            censored = (self.elements.censored[:, column] & self.elements.present[:, column]).tolist()
+        elif line.quantity == "anion" and line.anion in self.anions.columns:
+            column = self.anions.columns.index(line.anion)
+            censored = (self.anions.censored[:, column] & self.anions.present[:, column]).tolist()
+
+        def single(
+            matrices: list[np.ndarray], u_matrix: np.ndarray, results: _Results, column: int
+        ) -> tuple[list[list[float]], list[float | None]]:
+            # _to_unit(value / divisor, unit), and the same of u (with the best estimate's divisor).
+            by_convention = []
+            for index, matrix in enumerate(matrices):
+                value = matrix[:, column] if divisors is None else matrix[:, column] / divisors[index]
+                by_convention.append((value / MG_KG_PER_PERCENT if percent else value).tolist())
+            u_column = u_matrix[:, column] if divisors is None else u_matrix[:, column] / divisors[_BEST]
+            u_column = u_column / MG_KG_PER_PERCENT if percent else u_column
+            known = results.uncertainty_known()[:, column].tolist()
+            return by_convention, [value if ok else None for value, ok in zip(u_column.tolist(), known, strict=True)]
+
+        if line.quantity == "oxide":
+            return (*single(values.oxides, self.u_oxides, self.elements, self.formulas.index(str(line.oxide))), censored)
+        if line.quantity == "element":
+            return (*single(values.raw, self.u_elements, self.elements, self.elements.columns.index(str(line.element))), censored)
+        if line.quantity == "anion":
+            return (*single(values.anions, self.u_anions, self.anions, self.anions.columns.index(str(line.anion))), censored)
+        if line.quantity in ("sum_re_impurities", "sum_non_re"):
+            key = "sum_re" if line.quantity == "sum_re_impurities" else "sum_non_re"
+            sums = [convention[f"{key}_ignited"] if spec.ignited else convention[key] for convention in values.sums]
+            best_divisor = values.sums[_BEST]["divisor"].tolist()
+            uncertainties: list[float | None] = []
+            for index, value in enumerate(u["re" if key == "sum_re" else "non_re"]):
+                if value is not None:
+                    value = value / best_divisor[index] if spec.ignited else value
+                    value = value / MG_KG_PER_PERCENT if percent else value
+                uncertainties.append(value)
+            return [(value / MG_KG_PER_PERCENT if percent else value).tolist() for value in sums], uncertainties, censored
+        if line.quantity == "treo":
+            percents = [sums["treo_ignited"] if spec.ignited else sums["treo"] for sums in values.sums]
+            return (*_from_percent(percents, u["treo"], percent=percent), censored)
+        if line.quantity == "main_oxide":
+            percents = [sums["main_ignited"] if spec.ignited else sums["main_oxide"] for sums in values.sums]
+            return (*_from_percent(percents, u["main_ignited"] if spec.ignited else u["main_oxide"], percent=percent), censored)
+        if line.quantity == "relative_purity":
+            # Its u stays in % whatever the line's unit, as assessment._line_value gives it.
+            by_convention, _ = _from_percent([sums["relative_purity"] for sums in values.sums], [], percent=percent)
+            return by_convention, u["relative_purity"], censored
+        assert line.quantity == "loi"
+        by_convention, _ = _from_percent(values.loi, [], percent=percent)
+        return by_convention, u["loi"], censored
+
+
+@dataclass
+class _Values:
+    """Per convention (lower, best, upper): the element results, their oxides, the anions, LOI and
+    the per-sample sums."""
+
+    raw: list[np.ndarray]
+    oxides: list[np.ndarray]
+    anions: list[np.ndarray]
+    loi: list[np.ndarray]
+    sums: list[dict[str, np.ndarray]]
+
+
+def _from_percent(
+    percents: list[np.ndarray], uncertainties: list[float | None], *, percent: bool
+) -> tuple[list[list[float]], list[float | None]]:
+    """assessment._percent_to_unit of values and uncertainties."""
+    if percent:
+        return [value.tolist() for value in percents], uncertainties
+    return [(value * MG_KG_PER_PERCENT).tolist() for value in percents], [
+        None if u is None else u * MG_KG_PER_PERCENT for u in uncertainties
+    ]
+
+
+def _quadratures(u: np.ndarray, known: np.ndarray, present: np.ndarray) -> list[float | None]:
+    """Per row, ``purity._quadrature`` of the present terms, in column order: None when one is
+    unknown. ``math.hypot`` gets exactly those terms (one term alone comes back as it is, which a
+    padded zero would change)."""
+    rows: list[list[float]] = u.tolist()
+    known_rows: list[bool] = np.asarray(known.all(axis=1), dtype=bool).tolist()
+    if present.all():
+        return [math.hypot(*row) if ok else None for row, ok in zip(rows, known_rows, strict=True)]
+    return [
+        math.hypot(*(value for value, here in zip(row, where, strict=True) if here)) if ok else None
+        for row, where, ok in zip(rows, _rows_of(present), known_rows, strict=True)
+    ]
+
+
+def _quadrature(*uncertainties: float | None) -> float | None:
+    if any(u is None for u in uncertainties):
+        return None
+    return math.hypot(*uncertainties)  # type: ignore[arg-type]
+
+
+def _scaled(u: float | None, factor: float) -> float | None:
+    return None if u is None else u * factor
+
+
+def _rows_of(flags: np.ndarray) -> list[list[bool]]:
+    rows: list[list[bool]] = flags.tolist()
+    return rows
