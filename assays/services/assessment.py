@@ -31,11 +31,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import connection, transaction
-from django.db.models import JSONField, OuterRef, Q, Subquery
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
-from psycopg import sql
 
+from assays.bulk_insert import insert_all
 from assays.chemistry import assessment as core
 from assays.chemistry import lot_batch
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
@@ -81,7 +81,6 @@ _FLAG_OF_STATUS = {
 @dataclass(frozen=True, slots=True)
 class LotResults:
     samples: list[core.SampleInput]
-    measurement_ids: list[int]
     notes: list[str]
 
 
@@ -157,7 +156,6 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         # Oldest first, so that a later accepted result of the same element supersedes.
         .order_by("measurement__acquisition__run__imported_at", "measurement__acquisition__run_id", "measurement__acquisition__sequence")
         .values_list(
-            "measurement_id",
             "measurement__acquisition__sample_id",
             "measurement__acquisition__run__method_id",
             "measurement__analyte_id",
@@ -169,12 +167,12 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         )
     )
     samples = {pk: (code, lot_id) for pk, code, lot_id in Sample.objects.filter(lot_id__in=wanted).values_list("pk", "code", "lot_id")}
-    method_ids = {row[2] for row in rows}
+    method_ids = {row[1] for row in rows}
     manual = dict(Method.objects.filter(pk__in=method_ids).values_list("pk", "is_manual"))
     # An analyte's key: its element's symbol, or its name (LOI, an anion).
     keys = {
         pk: (symbol or name, bool(symbol))
-        for pk, symbol, name in Analyte.objects.filter(pk__in={row[3] for row in rows}).values_list("pk", "element__symbol", "name")
+        for pk, symbol, name in Analyte.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "element__symbol", "name")
     }
     channels: dict[tuple[int, int], tuple[str, float, float]] = {}
     for method_id, analyte_id, role, a, b in MethodChannel.objects.filter(method_id__in=method_ids).values_list(
@@ -182,51 +180,62 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     ):
         model_uncertainty(value=0.0, a=a, b=b)  # a model that cannot be used fails here, once, not per result
         channels[(method_id, analyte_id)] = (role, a, b)
-    latest: dict[int, dict[tuple[str, str], tuple[int, Result]]] = defaultdict(dict)
+    # What a (method, analyte) pair's results become, worked out once per pair rather than per row.
+    plans: dict[tuple[int, int], _Plan | None] = {}
+    # Per lot, per sample code, per key: the latest result (a later row supersedes).
+    latest: dict[int, dict[str, dict[str, Result]]] = defaultdict(lambda: defaultdict(dict))
     notes: dict[int, list[str]] = defaultdict(list)
     hypot = math.hypot
-    for pk, sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod in rows:
-        key, is_element = keys[analyte_id]
-        if not key:
+    for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod in rows:
+        pair = (method_id, analyte_id)
+        plan = (
+            plans[pair] if pair in plans else plans.setdefault(pair, _plan(keys[analyte_id], channels.get(pair), manual=manual[method_id]))
+        )
+        if plan is None:
             continue
-        channel = channels.get((method_id, analyte_id))
-        if is_element and not manual[method_id] and (channel is None or channel[0] != ChannelRole.REPORTING):
-            # Confirmatory isotopes and channels outside the method never feed a lot value; a
-            # result typed in (an outside laboratory's report) has no channel and counts as given.
-            continue
+        key, per, model_a, model_b = plan
         sample, lot_id = samples[sample_id]
         if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
             notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue
         # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
-        per = _MG_KG_PER["%"] if key == LOI else 1.0
         scale = _MG_KG_PER[unit] / per
         censored = qualifier == Qualifier.LESS_THAN
         amount = value * scale
-        limit = lod * scale if lod is not None else None
-        u = None
-        if channel is not None and not censored:
-            # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the
-            # channel above, and Result checks the amount.
-            u = hypot(channel[1] / per, channel[2] * amount)
-        latest[lot_id][(sample, key)] = (pk, Result(amount, censored=censored, lod=limit, u=u))
+        # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the channel
+        # above, and Result checks the amount.
+        u = hypot(model_a, model_b * amount) if model_a is not None and model_b is not None and not censored else None
+        latest[lot_id][sample][key] = Result(amount, censored=censored, lod=lod * scale if lod is not None else None, u=u)
     return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
 
 
-def _lot_results(latest: Mapping[tuple[str, str], tuple[int, Result]], notes: list[str]) -> LotResults:
-    by_sample: dict[str, dict[str, tuple[int, Result]]] = defaultdict(dict)
-    for (sample, key), entry in latest.items():
-        by_sample[sample][key] = entry
+# (key, unit divisor, a in the result's unit, b): the uncertainty model's parts are None without a channel.
+_Plan = tuple[str, float, float | None, float | None]
+
+
+def _plan(key_of_analyte: tuple[str, bool], channel: tuple[str, float, float] | None, *, manual: bool) -> _Plan | None:
+    """How results of one analyte by one method enter a lot, or None when they never do."""
+    key, is_element = key_of_analyte
+    if not key:
+        return None
+    if is_element and not manual and (channel is None or channel[0] != ChannelRole.REPORTING):
+        # Confirmatory isotopes and channels outside the method never feed a lot value; a result
+        # typed in (an outside laboratory's report) has no channel and counts as given.
+        return None
+    per = _MG_KG_PER["%"] if key == LOI else 1.0
+    if channel is None:
+        return key, per, None, None
+    return key, per, channel[1] / per, channel[2]
+
+
+def _lot_results(by_sample: Mapping[str, Mapping[str, Result]], notes: list[str]) -> LotResults:
     samples = []
-    ids: list[int] = []
     for code in sorted(by_sample):
         entries = by_sample[code]
-        ids += [pk for pk, _ in entries.values()]
-        elements = {key: result for key, (_, result) in entries.items() if key not in NAMED_ANALYTES}
-        anions = {key: result for key, (_, result) in entries.items() if key in NAMED_ANALYTES and key != LOI}
-        loi = entries.get(LOI)
-        samples.append(core.SampleInput(code, elements, anions, loi[1] if loi else None))
-    return LotResults(samples, sorted(ids), notes)
+        elements = {key: result for key, result in entries.items() if key not in NAMED_ANALYTES}
+        anions = {key: result for key, result in entries.items() if key in NAMED_ANALYTES and key != LOI}
+        samples.append(core.SampleInput(code, elements, anions, entries.get(LOI)))
+    return LotResults(samples, notes)
 
 
 def _spec_input(spec: Specification) -> core.Specification:
@@ -457,7 +466,7 @@ def _store_assessments(
             assessed_by=actor,
         )
         assessments.append(assessment)
-    _insert_assessments(assessments)
+    insert_all(assessments)
     for assessment in assessments:
         events.append(
             AuditChange(
@@ -472,48 +481,6 @@ def _store_assessments(
         )
     audit_record_many(actor=actor, action=AuditAction.CREATE, changes=events, reason=why)
     return {assessment.lot_id: assessment for assessment in assessments}
-
-
-def _insert_assessments(assessments: list[LotAssessment]) -> None:
-    """The new assessments in one statement: COPY on PostgreSQL, with ids drawn from the sequence
-    first (an assessment's outcome is a few kilobytes of JSON, which the ORM's array-based bulk
-    insert escapes character by character, several times the cost of the rest of the write);
-    bulk_create elsewhere. The row triggers (append-only guard, row history) fire for COPY as for
-    INSERT."""
-    if connection.vendor != "postgresql":
-        LotAssessment.objects.bulk_create(assessments)
-        return
-    meta = LotAssessment._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
-        table=sql.Identifier(meta.db_table),
-        columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
-    )
-    json_fields = {field.attname for field in fields if isinstance(field, JSONField)}
-    with connection.cursor() as cursor:
-        # Not a plain SELECT, which pghistory leaves alone: through Django's cursor this statement
-        # carries pghistory's context (who, why) into the transaction, where the COPY's row
-        # triggers record it with each assessment.
-        cursor.execute(
-            "WITH ids AS (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)) SELECT id FROM ids",
-            [meta.db_table, meta.pk.column, len(assessments)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        with cursor.cursor.copy(statement) as copy:
-            for pk, assessment in zip(ids, assessments, strict=True):
-                assessment.pk = pk
-                copy.write_row(
-                    (
-                        pk,
-                        *(
-                            json.dumps(getattr(assessment, name)) if name in json_fields else getattr(assessment, name)
-                            for name in (field.attname for field in fields)
-                        ),
-                    )
-                )
-    for assessment in assessments:
-        assessment._state.adding = False
-        assessment._state.db = connection.alias
 
 
 def _certified(lot_ids: list[int]) -> dict[int, tuple[str, Any]]:

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
+from assays.bulk_insert import insert_all
 from assays.history_context import history_context
 from assays.models import AuditAction, AuditEvent
 
@@ -137,4 +138,4 @@ def audit_record_many(
         )
         for change in changes
     ]
-    return AuditEvent.objects.bulk_create(events)
+    return list(insert_all(events))

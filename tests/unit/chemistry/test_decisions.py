@@ -408,4 +408,4 @@ def test_equal_decimal_limits_written_to_different_digits_round_to_their_own_dig
 def test_a_float_limit_is_refused_even_when_an_equal_limit_was_judged_before() -> None:
     judge_line(value=1.0, limit=Decimal("100"), bound="max", comparison="absolute", rule="simple")
     with pytest.raises(RoundingError):
-        judge_line(value=1.0, limit=100.0, bound="max", comparison="absolute", rule="simple")  # type: ignore[arg-type]
+        judge_line(value=1.0, limit=100.0, bound="max", comparison="absolute", rule="simple")
