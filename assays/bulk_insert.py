@@ -31,7 +31,8 @@ def insert_all(instances: Sequence[M]) -> Sequence[M]:
     if connection.vendor != "postgresql":
         return model._default_manager.bulk_create(instances)
     meta = model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    # As bulk_create: every concrete column but the key and the ones the database computes.
+    fields = [field for field in meta.concrete_fields if not field.primary_key and not getattr(field, "generated", False)]
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
         table=sql.Identifier(meta.db_table),
         columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
