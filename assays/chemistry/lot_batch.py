@@ -78,8 +78,8 @@ def assess_lots(*, lots: Sequence[Sequence[SampleInput]], spec: Specification) -
         else:
             outcomes[index] = assess_lot(samples=samples, spec=spec)
     if batch:
-        table = _Table.of([lots[index] for index in batch], spec)
-        for index, outcome in zip(batch, table.outcomes(spec), strict=True):
+        table = _Table([lots[index] for index in batch], spec)
+        for index, outcome in zip(batch, table.outcomes(), strict=True):
             outcomes[index] = outcome if outcome is not None else assess_lot(samples=lots[index], spec=spec)
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -107,11 +107,14 @@ def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
     return True
 
 
-def _reporting_oxides(spec: Specification) -> dict[str, str]:
-    """Element -> reporting oxide, as ``SampleComposition`` makes it: the spec's oxide lines (the
-    last line of an element wins, as in ``assessment._composition``), else the conventional one."""
+def _reporting_oxides(spec: Specification, symbols: list[str]) -> list[str]:
+    """The reporting oxide of each of ``symbols`` (measured elements), as ``SampleComposition``
+    makes it: the spec's oxide line (the last one of an element wins, as in
+    ``assessment._composition``), else the conventional oxide. Only measured elements' formulas
+    are read: ``_batchable`` has seen those parse (an oxide line of an element no sample has may
+    name anything)."""
     named = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
-    return CONVENTIONAL_OXIDES | {symbol: parse_oxide(formula).formula for symbol, formula in named.items()}
+    return [parse_oxide(named[symbol]).formula if symbol in named else CONVENTIONAL_OXIDES[symbol] for symbol in symbols]
 
 
 @dataclass
@@ -182,8 +185,7 @@ class _Table:
         self.re_columns = slice(0, len(re))
         self.non_re_columns = slice(len(re), len(re) + len(non_re))
         self.elements = _Results.of([sample.elements for sample in self.samples], re + non_re + main)
-        reporting = _reporting_oxides(spec)
-        self.formulas = [reporting[symbol] for symbol in self.elements.columns]
+        self.formulas = _reporting_oxides(spec, self.elements.columns)
         self.factors = np.array([oxide_factor(formula) for formula in self.formulas])
         self.anions = _Results.of(
             [sample.anions for sample in self.samples], sorted({name for sample in self.samples for name in sample.anions})
@@ -193,13 +195,9 @@ class _Table:
         self.u_oxides = self.factors * self.u_elements
         self.u_anions = self.anions.result_uncertainties()
 
-    @classmethod
-    def of(cls, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> _Table:
-        return cls(lots, spec)
-
-    def outcomes(self, spec: Specification) -> list[LotOutcome | None]:
+    def outcomes(self) -> list[LotOutcome | None]:
         """Each lot's outcome; None for a lot ``assess_lot`` must judge (see the module docstring)."""
-        elements, anions, loi = self.elements, self.anions, self.loi
+        spec, elements, anions, loi = self.spec, self.elements, self.anions, self.loi
         values = _Values(raw=[], oxides=[], anions=[], loi=[], sums=[])
         for fraction in _FRACTIONS:
             raw = elements.result_values(fraction)

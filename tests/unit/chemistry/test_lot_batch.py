@@ -173,3 +173,27 @@ def test_a_specification_the_batch_does_not_cover_is_judged_one_by_one() -> None
     made = [_lot(nd=1e5, pr=10.0, fe_u=0.3), _lot(nd=2e5, pr=20.0, fe_u=None)]
     for spec in (ratio, payable):
         assert lot_batch.assess_lots(lots=made, spec=spec) == _one_by_one(made, spec)
+
+
+def test_oxide_lines_that_name_an_unmeasured_element_are_judged_as_assess_lot_judges_them() -> None:
+    # An oxide line of an element no sample has, even one whose formula does not parse, is a line
+    # that cannot be computed, not an error of the batch; one naming another element's oxide reads
+    # that oxide, as assess_lot does.
+    spec = Specification(
+        lines=(
+            *SPEC.lines,
+            Line(6, "oxide", "mg/kg", element="Ho", oxide="Hx2O3", maximum="5"),
+            Line(7, "oxide", "%", element="Ho", oxide="Nd2O3", minimum="5"),
+        ),
+        main=frozenset({"Nd"}),
+    )
+    made = [_lot(nd=1e5, pr=10.0, fe_u=0.3), _lot(nd=2e5, pr=20.0, fe_u=0.3)]
+    batched = lot_batch.assess_lots(lots=made, spec=spec)
+    assert batched == _one_by_one(made, spec)
+    assert "cannot be computed" in batched[0].lines[5].reason
+    without_the_bad_formula = Specification(lines=(*SPEC.lines, spec.lines[6]), main=frozenset({"Nd"}))
+    batched = lot_batch.assess_lots(lots=made, spec=without_the_bad_formula)
+    assert batched == _one_by_one(made, without_the_bad_formula)
+    best = batched[0].lines[5].best
+    assert best is not None
+    assert best > 10
