@@ -134,6 +134,9 @@ class SampleSerializer(serializers.Serializer[Sample]):
     sample_mass_g = serializers.DecimalField(max_digits=12, decimal_places=6, read_only=True, allow_null=True)
     final_volume_ml = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True, allow_null=True)
     dilution_factor = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True)
+    sampled_by = serializers.CharField(read_only=True, help_text="Who took the sample (free text); empty when not stated.")
+    sampled_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="When the sample was taken.")
+    sampling_method = serializers.CharField(read_only=True, help_text="The sampling plan or standard; empty when not stated.")
     registered_at = serializers.DateTimeField(read_only=True)
 
 
@@ -155,6 +158,15 @@ class SampleSheetRowSerializer(serializers.Serializer[Any]):
     sample_type = serializers.ChoiceField(choices=SampleType.choices, required=False, help_text="Empty: routine.")
     received_on = serializers.DateField(required=False, allow_null=True, help_text="The lot's receipt date (a lot being created).")
     notes = serializers.CharField(required=False, allow_blank=True, help_text="Kept on the sample's first custody event.")
+    sampled_by = serializers.CharField(
+        required=False, allow_blank=True, help_text="Who took the sample (free text, at most 120 characters)."
+    )
+    sampled_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When it was taken: ISO 8601 with its UTC offset (2026-04-29T07:30+02:00 or ...Z)."
+    )
+    sampling_method = serializers.CharField(
+        required=False, allow_blank=True, help_text="The sampling plan or standard (at most 200 characters)."
+    )
 
 
 class SampleSheetUploadSerializer(serializers.Serializer[Any]):

@@ -12,7 +12,11 @@ Columns (header names exact, surrounding spaces ignored; docs/import-formats.md,
   dilution_factor``;
 - optional: ``site`` (the site registering the sample; empty: the default site), ``sample_type``
   (routine, duplicate or retain; empty: routine), ``received_on`` (the lot's receipt date,
-  YYYY-MM-DD), ``notes`` (kept on the sample's first custody event);
+  YYYY-MM-DD), ``notes`` (kept on the sample's first custody event), and who took the sample,
+  when and how, which its certificate prints (ISO/IEC 17025 §7.8.2): ``sampled_by`` (free text: a
+  sampler is often the customer's or a surveyor's staff), ``sampled_at`` (ISO 8601 with its UTC
+  offset, 2026-04-29T07:30+02:00 or ...Z: a time without one could be any of a day's 24 hours
+  across the sites a sheet may come from) and ``sampling_method`` (the plan or standard);
 - any other column is allowed, kept in ``SheetRow.extra`` and reported as ignored.
 """
 
@@ -40,7 +44,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "final_volume_ml",
     "dilution_factor",
 )
-OPTIONAL_COLUMNS: tuple[str, ...] = ("site", "sample_type", "received_on", "notes")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("site", "sample_type", "received_on", "notes", "sampled_by", "sampled_at", "sampling_method")
 KNOWN_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 LOT_KINDS = ("feedstock", "intermediate", "product")
@@ -54,6 +58,8 @@ SITE_CODE_MAX = 16
 PRODUCT_CODE_MAX = 32
 PARTNER_CODE_MAX = 32
 NOTES_MAX = 2_000
+SAMPLED_BY_MAX = 120  # assays.models.Sample's columns
+SAMPLING_METHOD_MAX = 200
 
 # ``problem(column, message)``: records one error on the row being checked.
 Problem = Callable[[str | None, str], None]
@@ -136,6 +142,9 @@ class SheetRow:
     sample_type: str = "routine"
     received_on: dt.date | None = None
     notes: str = ""
+    sampled_by: str = ""
+    sampled_at: dt.datetime | None = None  # aware
+    sampling_method: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -364,6 +373,9 @@ def _validate(
         notes = cell("notes")
         if len(notes) > NOTES_MAX:
             problem("notes", f"{len(notes)} characters: notes hold at most {NOTES_MAX}")
+        sampled_by = _check_text(cell("sampled_by"), "sampled_by", SAMPLED_BY_MAX, problem)
+        sampled_at = _check_moment(cell("sampled_at"), problem)
+        sampling_method = _check_text(cell("sampling_method"), "sampling_method", SAMPLING_METHOD_MAX, problem)
 
         if sample_id:
             first = seen_samples.setdefault(sample_id, line)
@@ -408,6 +420,9 @@ def _validate(
                 sample_type=sample_type,
                 received_on=received_on,
                 notes=notes,
+                sampled_by=sampled_by,
+                sampled_at=sampled_at,
+                sampling_method=sampling_method,
                 extra={name: value for name, value in values.items() if name not in KNOWN_COLUMNS},
             )
         )
@@ -490,6 +505,26 @@ def _check_date(raw: str, problem: Problem) -> dt.date | None:
     except ValueError:
         problem("received_on", f"{raw!r}: write the date as YYYY-MM-DD")
         return None
+
+
+def _check_text(raw: str, column: str, limit: int, problem: Problem) -> str:
+    if len(raw) > limit:
+        problem(column, f"{len(raw)} characters: {column} holds at most {limit}")
+    return raw
+
+
+def _check_moment(raw: str, problem: Problem) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        problem("sampled_at", f"{raw!r}: write the time as ISO 8601 with its UTC offset, e.g. 2026-04-29T07:30+02:00 or 2026-04-29T05:30Z")
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        problem("sampled_at", f"{raw!r} has no UTC offset: add it (2026-04-29T07:30+02:00, or Z for UTC), as the time could be any site's")
+        return None
+    return moment
 
 
 def _shown(value: object) -> str:

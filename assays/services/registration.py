@@ -301,6 +301,9 @@ def _sample_differences(sample: Sample, row: SheetRow, site_code: str) -> list[t
         "sample_mass_g": sample.sample_mass_g,
         "final_volume_ml": sample.final_volume_ml,
         "dilution_factor": sample.dilution_factor,
+        "sampled_by": sample.sampled_by,
+        "sampled_at": sample.sampled_at,
+        "sampling_method": sample.sampling_method,
     }
     written: Mapping[str, object] = {
         "site": site_code,
@@ -308,6 +311,9 @@ def _sample_differences(sample: Sample, row: SheetRow, site_code: str) -> list[t
         "sample_mass_g": row.sample_mass_g,
         "final_volume_ml": row.final_volume_ml,
         "dilution_factor": row.dilution_factor,
+        "sampled_by": row.sampled_by,
+        "sampled_at": row.sampled_at,
+        "sampling_method": row.sampling_method,
     }
     return [
         (column, f"sample {sample.code!r} is already registered with {column} {_shown(stored[column])}; the sheet says {_shown(value)}")
@@ -341,6 +347,10 @@ def _write(*, actor: User | None, plan: _Plan, file_name: str, reason: str) -> N
                 sample_mass_g=row.sample_mass_g,
                 final_volume_ml=row.final_volume_ml,
                 dilution_factor=row.dilution_factor,
+                # Who sampled, when and how: printed on the certificate (ISO/IEC 17025 §7.8.2).
+                sampled_by=row.sampled_by,
+                sampled_at=row.sampled_at,
+                sampling_method=row.sampling_method,
                 registered_by=who,
             )
             for row in plan.to_create

@@ -26,7 +26,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from assays.errors import NotFoundError
 from assays.importers.core import ImportFormatError
-from assays.importers.sample_sheet import KNOWN_COLUMNS, REQUIRED_COLUMNS, SheetError, parse_sample_sheet, sheet_from_records
+from assays.importers.sample_sheet import (
+    KNOWN_COLUMNS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    SheetError,
+    parse_sample_sheet,
+    sheet_from_records,
+)
 from assays.importers.text import decode_export
 from assays.models import LotKind, Sample, SampleType
 from assays.permissions import Capability, can
@@ -80,10 +87,17 @@ class SampleForm(forms.Form):
     sample_mass_g = forms.CharField(label="Mass (g)", max_length=40, required=False)
     final_volume_ml = forms.CharField(label="Final volume (mL)", max_length=40, required=False)
     dilution_factor = forms.CharField(label="Dilution factor", max_length=40, required=False, initial="1")
+    # Who took the sample, when and how: its certificate prints them (ISO/IEC 17025 §7.8.2).
+    sampled_by = forms.CharField(label="Sampled by", max_length=200, required=False, help_text="A person or a company's staff.")
+    sampled_at = forms.CharField(
+        label="Sampled at", max_length=60, required=False, help_text="With its UTC offset: 2026-04-29T07:30+02:00, or …Z for UTC."
+    )
+    sampling_method = forms.CharField(label="Sampling method", max_length=300, required=False, help_text="The plan or standard.")
     notes = forms.CharField(label="Notes", max_length=2000, required=False)
 
     def __init__(self, *args: Any, choices: RegistrationChoices, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["sampled_at"].widget.attrs["placeholder"] = "2026-04-29T07:30+02:00"
         suppliers = [(partner.code, f"{partner.code} — {partner.name}") for partner in choices.suppliers]
         _set_choices(self.fields["supplier"], [("", "—"), *suppliers])
         _set_choices(self.fields["site"], _site_choices(choices))
@@ -189,6 +203,7 @@ def _page(
         "sheet_form": sheet_form or SheetForm(choices=choices, initial={"site": choices.default_site_code}),
         "preview": preview,
         "required_columns": REQUIRED_COLUMNS,
+        "optional_columns": OPTIONAL_COLUMNS,
     }
     return render(request, "web/registration/register.html", context, status=status)
 
@@ -328,7 +343,7 @@ def confirm_sheet(request: HttpRequest) -> HttpResponse:
 def sheet_template(request: HttpRequest) -> HttpResponse:
     """A CSV with the header and one example row, to start a sheet from."""
     _registrar(request)
-    example = ["S-0001", "LOT-0001", "feedstock", "", "", "0.1002", "50", "10", "", "routine", "", ""]
+    example = ["S-0001", "LOT-0001", "feedstock", "", "", "0.1002", "50", "10", "", "routine", "", "", "", "", ""]
     body = ",".join(KNOWN_COLUMNS) + "\r\n" + ",".join(example) + "\r\n"
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="sample-sheet.csv"'

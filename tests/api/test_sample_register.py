@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -69,6 +70,19 @@ def test_a_technician_registers_json_rows(master, client_for):
     # The new samples are readable through the same endpoint.
     listed = client_for("technician").get(URL, {"lot": "F-API"}).json()["results"]
     assert [sample["code"] for sample in listed] == ["A-1", "A-2"]
+
+
+def test_rows_carry_who_sampled_when_and_how_and_the_samples_answer_them(master, client_for):
+    sampled = row("S-1", sampled_by="A. Surveyor", sampled_at="2026-04-29T07:30+02:00", sampling_method="ISO 3082 increments")
+    response = post_json(client_for("technician"), [sampled, row("S-2")])
+    assert response.status_code == 201, response.content
+    listed = {sample["code"]: sample for sample in client_for("technician").get(URL, {"lot": "F-API"}).json()["results"]}
+    assert (listed["S-1"]["sampled_by"], listed["S-1"]["sampling_method"]) == ("A. Surveyor", "ISO 3082 increments")
+    assert dt.datetime.fromisoformat(listed["S-1"]["sampled_at"]) == dt.datetime(2026, 4, 29, 5, 30, tzinfo=dt.UTC)
+    assert (listed["S-2"]["sampled_by"], listed["S-2"]["sampled_at"], listed["S-2"]["sampling_method"]) == ("", None, "")
+    refused = post_json(client_for("technician"), [row("S-3", sampled_at="2026-04-29 07:30")])
+    assert refused.status_code == 400
+    assert [(error["line"], error["column"]) for error in refused.json()["errors"]] == [(1, "sampled_at")]
 
 
 def test_a_technician_uploads_a_csv_sheet(master, client_for):

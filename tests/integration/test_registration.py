@@ -142,6 +142,35 @@ def test_the_optional_columns_set_type_receipt_date_and_custody_note(master: Wor
     assert CustodyEvent.objects.get(sample=sample).note == "bag 3 of 5"
 
 
+def test_who_sampled_when_and_how_are_stored_audited_and_compared_on_a_second_sheet(master: World, technician: User) -> None:
+    header = HEADER + ",sampled_by,sampled_at,sampling_method"
+    data = csv_sheet("SMP-1,F-SMP,feedstock,,SUPP,0.1,50,10,UK1,J. Weber,2026-04-29T07:30+02:00,ISO 3082 increments", header=header)
+    assert register(technician, data).committed
+    sample = Sample.objects.get(code="SMP-1")
+    assert (sample.sampled_by, sample.sampling_method) == ("J. Weber", "ISO 3082 increments")
+    assert sample.sampled_at == dt.datetime(2026, 4, 29, 5, 30, tzinfo=dt.UTC)
+    after = AuditEvent.objects.get(entity="assays.sample", object_id=str(sample.pk)).after
+    assert after is not None
+    assert (after["sampled_by"], after["sampling_method"]) == ("J. Weber", "ISO 3082 increments")
+    assert dt.datetime.fromisoformat(after["sampled_at"]) == sample.sampled_at
+    # The same sheet, the time written in UTC: the same instant, so the sample is unchanged.
+    same = csv_sheet("SMP-1,F-SMP,feedstock,,SUPP,0.1,50,10,UK1,J. Weber,2026-04-29T05:30Z,ISO 3082 increments", header=header)
+    assert register(technician, same).unchanged_samples == ["SMP-1"]
+    # Another sampler or another hour is another sample than the one registered: refused, named.
+    before = counts()
+    other = csv_sheet("SMP-1,F-SMP,feedstock,,SUPP,0.1,50,10,UK1,K. Other,2026-04-29T08:30+02:00,ISO 3082 increments", header=header)
+    result = register(technician, other)
+    assert not result.committed
+    assert problems(result) == [(2, "sampled_by"), (2, "sampled_at")]
+    assert "already registered with sampled_by 'J. Weber'; the sheet says 'K. Other'" in result.errors[0].message
+    assert counts() == before
+
+
+def test_the_sampling_columns_fit_the_model() -> None:
+    assert Sample._meta.get_field("sampled_by").max_length == sample_sheet.SAMPLED_BY_MAX
+    assert Sample._meta.get_field("sampling_method").max_length == sample_sheet.SAMPLING_METHOD_MAX
+
+
 def test_rows_without_a_site_go_to_the_site_named_by_the_caller_or_the_default_site(master: World, technician: User) -> None:
     sheet = csv_sheet("N-1,F-NOSITE,feedstock,,,0.1,50,1,")
     result = register(technician, sheet, site_default="UK1")

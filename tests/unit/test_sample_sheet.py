@@ -335,3 +335,74 @@ def test_records_that_are_not_a_list_of_rows(payload: object) -> None:
     result = sheet_from_records(payload)
     assert len(result.errors) == 1
     assert result.errors[0].line is None
+
+
+# --- Sampling: who, when, how --------------------------------------------------------------------------
+
+SAMPLING_HEADER = HEADER + ",sampled_by,sampled_at,sampling_method"
+
+
+def test_who_sampled_when_and_how_are_read_with_the_time_s_offset() -> None:
+    result = sheet(
+        ROW + ",J. Weber (production),2026-04-29T07:30+02:00,ISO 3082 increments",
+        "S-2,L-1,feedstock,,,0.1,50,10,surveyor,2026-04-29T05:30Z,",
+        "S-3,L-1,feedstock,,,0.1,50,10,,,",
+        header=SAMPLING_HEADER,
+    )
+    assert result.errors == []
+    first, second, third = result.rows
+    assert (first.sampled_by, first.sampling_method) == ("J. Weber (production)", "ISO 3082 increments")
+    assert first.sampled_at == dt.datetime(2026, 4, 29, 5, 30, tzinfo=dt.UTC)
+    assert first.sampled_at.utcoffset() == dt.timedelta(hours=2)  # kept as written; the database stores the instant
+    assert (second.sampled_by, second.sampled_at, second.sampling_method) == (
+        "surveyor",
+        dt.datetime(2026, 4, 29, 5, 30, tzinfo=dt.UTC),
+        "",
+    )
+    assert (third.sampled_by, third.sampled_at, third.sampling_method) == ("", None, "")
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("2026-04-29T07:30", "has no UTC offset"),
+        ("2026-04-29", "has no UTC offset"),
+        ("29/04/2026 07:30", "write the time as ISO 8601 with its UTC offset"),
+        ("yesterday", "write the time as ISO 8601 with its UTC offset"),
+    ],
+)
+def test_a_sampling_time_without_its_offset_or_unreadable_is_refused_on_its_cell(written: str, says: str) -> None:
+    result = sheet(ROW + f",someone,{written},", header=SAMPLING_HEADER)
+    assert result.rows == []
+    assert where(result) == [(2, "sampled_at")]
+    assert says in message(result, 2, "sampled_at")
+    assert repr(written) in message(result, 2, "sampled_at")
+
+
+def test_sampling_texts_longer_than_the_record_keeps_are_refused() -> None:
+    result = sheet(ROW + f",{'x' * 121},,{'y' * 201}", ROW.replace("S-1", "S-2") + f",{'x' * 120},,{'y' * 200}", header=SAMPLING_HEADER)
+    assert where(result) == [(2, "sampled_by"), (2, "sampling_method")]
+    assert message(result, 2, "sampled_by") == "121 characters: sampled_by holds at most 120"
+    assert [row.sample_id for row in result.rows] == ["S-2"]
+
+
+def test_records_carry_the_sampling_columns_too() -> None:
+    result = sheet_from_records(
+        [
+            {
+                "sample_id": "S-1",
+                "lot": "L-1",
+                "lot_kind": "feedstock",
+                "product": "",
+                "supplier": "",
+                "sample_mass_g": 0.1,
+                "final_volume_ml": 50,
+                "dilution_factor": 1,
+                "sampled_by": "A. Surveyor",
+                "sampled_at": "2026-04-29T05:30:00+00:00",
+                "sampling_method": "grab",
+            }
+        ]
+    )
+    (row,) = result.rows
+    assert (row.sampled_by, row.sampled_at, row.sampling_method) == ("A. Surveyor", dt.datetime(2026, 4, 29, 5, 30, tzinfo=dt.UTC), "grab")

@@ -159,6 +159,33 @@ def test_the_form_registers_one_sample_creating_its_lot_and_goes_to_the_lot(mast
     assert counts() == before
 
 
+def test_the_form_takes_who_sampled_when_and_how_and_the_lot_page_shows_them(master, technician):
+    client = signed_in(technician)
+    response = client.post(
+        REGISTER,
+        form_data(sampled_by="J. Weber (production)", sampled_at="2026-04-29T07:30+02:00", sampling_method="ISO 3082 increments"),
+    )
+    assert response.status_code == 302
+    sample = Sample.objects.get(code="W-1")
+    assert (sample.sampled_by, sample.sampling_method) == ("J. Weber (production)", "ISO 3082 increments")
+    assert sample.sampled_at.isoformat() == "2026-04-29T05:30:00+00:00"
+    page = client.get(response["Location"]).content.decode()
+    (cell,) = re.findall(r'<td data-testid="sampled">(.*?)</td>', page, flags=re.S)
+    assert "29 Apr 2026 05:30" in cell
+    assert "J. Weber (production)" in cell
+    assert "ISO 3082 increments" in cell
+
+
+def test_a_sampling_time_without_its_offset_comes_back_on_its_field(master, technician):
+    before = counts()
+    response = signed_in(technician).post(REGISTER, form_data(sampled_at="2026-04-29T07:30"))
+    assert response.status_code == 400
+    errors = re.search(r'data-testid="error-sampled_at">(.*?)</ul>', response.content.decode(), flags=re.S)
+    assert errors is not None
+    assert "has no UTC offset" in unescape(errors.group(1))
+    assert counts() == before
+
+
 def test_form_errors_come_back_on_their_fields_and_nothing_is_written(master, technician):
     sample_register(actor=None, code="TAKEN", lot=lot_create(actor=None, code="F-T", site=master.uk_site, kind=LotKind.FEEDSTOCK))
     before = counts()
