@@ -134,7 +134,9 @@ class LotOutcome:
     reasons: list[str]
 
 
-def _composition(sample: SampleInput, spec: Specification) -> SampleComposition:
+def sample_composition(sample: SampleInput, spec: Specification) -> SampleComposition:
+    """The sample's results as the specification sees them (its reporting oxides, main set and
+    TREO set), checked: ``AssessmentError`` naming the sample when they cannot make a composition."""
     oxides = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
     try:
         return SampleComposition(
@@ -288,7 +290,7 @@ def assess_lot(*, samples: Sequence[SampleInput], spec: Specification) -> LotOut
         reasons = [f"sample {code} lacks {', '.join(analytes)}" for code, analytes in sorted(missing.items())]
         return LotOutcome(Status.INSUFFICIENT_DATA, len(samples), [], missing, reasons)
     try:
-        compositions = [_composition(sample, spec) for sample in samples]
+        compositions = [sample_composition(sample, spec) for sample in samples]
         by_sample = [_quantities(composition) for composition in compositions]
         per_convention = {convention: [quantities[index] for quantities in by_sample] for index, convention in enumerate(CONVENTIONS)}
     except (AssessmentError, CompositionError) as error:

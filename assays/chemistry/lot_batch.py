@@ -40,16 +40,16 @@ from assays.chemistry.assessment import (
     LotOutcome,
     SampleInput,
     Specification,
-    _composition,
     assess_lot,
     judged_line_outcome,
     lot_outcome,
     missing_analytes,
+    sample_composition,
 )
 from assays.chemistry.elements import ELEMENTS
 from assays.chemistry.oxides import CONVENTIONAL_OXIDES, oxide_factor, parse_oxide
 from assays.chemistry.purity import (
-    _CENSORED_FRACTION,
+    CENSORED_FRACTION,
     DEFAULT_TREO_ELEMENTS,
     HUNDRED_PERCENT,
     MG_KG_PER_PERCENT,
@@ -60,7 +60,7 @@ from assays.chemistry.purity import (
 )
 
 _QUANTITIES = frozenset({"oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi"})
-_FRACTIONS = [_CENSORED_FRACTION[convention] for convention in CONVENTIONS]
+_FRACTIONS = [CENSORED_FRACTION[convention] for convention in CONVENTIONS]
 _BEST = CONVENTIONS.index(Convention.BEST)
 _PER_PERCENT = 1.0 / MG_KG_PER_PERCENT  # purity.py's _scaled(u, 1.0 / MG_KG_PER_PERCENT), the same constant
 _RELATIVE_PURITY_SCALE = HUNDRED_PERCENT / MG_KG_PER_PERCENT
@@ -90,7 +90,7 @@ def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
     if not samples or missing_analytes(samples, spec):
         return False
     try:
-        compositions = [_composition(sample, spec) for sample in samples]
+        compositions = [sample_composition(sample, spec) for sample in samples]
     except AssessmentError:
         return False
     for sample, composition in zip(samples, compositions, strict=True):
@@ -110,7 +110,7 @@ def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
 def _reporting_oxides(spec: Specification, symbols: list[str]) -> list[str]:
     """The reporting oxide of each of ``symbols`` (measured elements), as ``SampleComposition``
     makes it: the spec's oxide line (the last one of an element wins, as in
-    ``assessment._composition``), else the conventional oxide. Only measured elements' formulas
+    ``assessment.sample_composition``), else the conventional oxide. Only measured elements' formulas
     are read: ``_batchable`` has seen those parse (an oxide line of an element no sample has may
     name anything)."""
     named = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}

@@ -80,7 +80,8 @@ class Convention(enum.StrEnum):
     UPPER = "upper"  # censored → LOD (worst case: minimum-purity decisions)
 
 
-_CENSORED_FRACTION: dict[Convention, float] = {Convention.LOWER: 0.0, Convention.BEST: 0.5, Convention.UPPER: 1.0}
+# What a censored result counts as, as a fraction of its limit, under each convention.
+CENSORED_FRACTION: dict[Convention, float] = {Convention.LOWER: 0.0, Convention.BEST: 0.5, Convention.UPPER: 1.0}
 
 
 def _check_number(number: object, *, what: str, non_negative: bool = False) -> float:
@@ -155,7 +156,7 @@ def model_uncertainty(*, value: float, a: float, b: float) -> float:
 def result_value(result: Result, *, convention: Convention) -> float:
     """The number a result contributes to a sum: censored by the convention, never below 0."""
     if result.censored:
-        return _CENSORED_FRACTION[Convention(convention)] * result.value
+        return CENSORED_FRACTION[Convention(convention)] * result.value
     return max(result.value, 0.0)
 
 
@@ -422,7 +423,7 @@ def _sample_quantities(
 ) -> SampleQuantities:
     """One convention's values, and the uncertainties that depend on them (relative purity and the
     ignited main oxide), over what ``sample_quantities_by_convention`` shared."""
-    fraction = _CENSORED_FRACTION[convention]
+    fraction = CENSORED_FRACTION[convention]
     re_group, non_re_group, main_group = groups
     re_values, non_re_values = re_group.values(fraction), non_re_group.values(fraction)
     anion_values = {name: result_value(result, convention=convention) for name, result in composition.anions.items()}
@@ -619,7 +620,7 @@ def payable_composition(composition: SampleComposition, *, convention: Conventio
     if not symbols:
         raise CompositionError("no rare earth counted in TREO was measured: there is no payable composition")
     oxides = _oxide_group(composition, symbols)
-    oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.values(_CENSORED_FRACTION[convention]).items()}
+    oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.values(CENSORED_FRACTION[convention]).items()}
     u_oxide_percent = {formula: _scaled(u, 1.0 / MG_KG_PER_PERCENT) for formula, u in oxides.u.items()}
     treo = math.fsum(oxide_percent.values())
     share = {formula: HUNDRED_PERCENT * value / treo for formula, value in oxide_percent.items()} if treo > 0 else None
