@@ -206,6 +206,9 @@ def test_sample_detail_names_lot_site_and_preparation(plant, client_for):
         "sample_mass_g": None,
         "final_volume_ml": None,
         "dilution_factor": "1.0000",
+        "sampled_by": "",
+        "sampled_at": None,
+        "sampling_method": "",
         "registered_at": body["registered_at"],
     }
     assert body["registered_at"]
