@@ -17,11 +17,11 @@ How it stays equal to ``assess_lot`` (a property test holds the two equal on gen
   (``assessment.judged_line_outcome``), and the lot's status from ``assessment.lot_outcome``.
 
 What it leaves to ``assess_lot``, lot by lot: a specification without main components (a
-feedstock's payable composition), with a ratio line or a quantity it does not know; a lot with no
+feedstock's payable composition) or with a quantity it does not know; a lot with no
 samples or with a required analyte missing (insufficient data, decided before any arithmetic);
 a lot whose results cannot make a composition or a purity (an unknown element, impurities past
 100 %), where a line cannot be computed (an analyte it names that a sample lacks, LOI not
-measured) or that holds a negative zero (whose sign a sum of the present terms keeps and the
+measured, a ratio of oxides not measured or named twice) or that holds a negative zero (whose sign a sum of the present terms keeps and the
 zero of an absent element would lose).
 """
 
@@ -46,8 +46,8 @@ from assays.chemistry.assessment import (
     missing_analytes,
     sample_composition,
 )
-from assays.chemistry.elements import ELEMENTS
-from assays.chemistry.oxides import CONVENTIONAL_OXIDES, oxide_factor, parse_oxide
+from assays.chemistry.elements import ELEMENTS, UnknownElementError
+from assays.chemistry.oxides import CONVENTIONAL_OXIDES, FormulaError, oxide_factor, parse_oxide
 from assays.chemistry.purity import (
     CENSORED_FRACTION,
     DEFAULT_TREO_ELEMENTS,
@@ -59,7 +59,9 @@ from assays.chemistry.purity import (
     result_uncertainty,
 )
 
-_QUANTITIES = frozenset({"oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi"})
+_QUANTITIES = frozenset(
+    {"oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi", "ratio"}
+)
 _FRACTIONS = [CENSORED_FRACTION[convention] for convention in CONVENTIONS]
 _BEST = CONVENTIONS.index(Convention.BEST)
 _PER_PERCENT = 1.0 / MG_KG_PER_PERCENT  # purity.py's _scaled(u, 1.0 / MG_KG_PER_PERCENT), the same constant
@@ -104,7 +106,22 @@ def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
                 return False
             if line.quantity == "loi" and sample.loi_percent is None:
                 return False
+            if line.quantity == "ratio":
+                try:
+                    numerator = _ratio_numerator(line, spec)
+                except (FormulaError, UnknownElementError):
+                    return False  # assess_lot raises it: let it, the same way
+                if numerator is not None and (not numerator or len(set(numerator)) != len(numerator) or not set(numerator) <= formulas):
+                    return False
     return True
+
+
+def _ratio_numerator(line: Line, spec: Specification) -> list[str] | None:
+    """As ``assessment._line_value`` reads a ratio line: None for all of the main oxides over TREO
+    (the grade: the relative purity itself), else the oxides to sum over TREO, as measured."""
+    if spec.main and {parse_oxide(formula).element for formula in line.ratio_oxides} == set(spec.main):
+        return None
+    return list(line.ratio_oxides)
 
 
 def _reporting_oxides(spec: Specification, symbols: list[str]) -> list[str]:
@@ -360,9 +377,36 @@ class _Table:
             # Its u stays in % whatever the line's unit, as assessment._line_value gives it.
             by_convention, _ = _from_percent([sums["relative_purity"] for sums in values.sums], [], percent=percent)
             return by_convention, u["relative_purity"], censored
+        if line.quantity == "ratio":
+            return (*self._ratio_values(line, values, u), censored)
         assert line.quantity == "loi"
         by_convention, _ = _from_percent(values.loi, [], percent=percent)
         return by_convention, u["loi"], censored
+
+    def _ratio_values(self, line: Line, values: _Values, u: dict[str, list[float | None]]) -> tuple[list[list[float]], list[float | None]]:
+        """``purity.ratio_percent`` and ``ratio_uncertainty_percent`` over TREO, in % whatever the
+        line's unit (as assessment._line_value gives them; the same on the ignited basis)."""
+        numerator = _ratio_numerator(line, self.spec)
+        if numerator is None:
+            return [sums["relative_purity"].tolist() for sums in values.sums], u["relative_purity"]
+        columns = [self.formulas.index(formula) for formula in numerator]
+        by_convention: list[list[float]] = []
+        for oxides, sums in zip(values.oxides, values.sums, strict=True):
+            # Each term as a percentage first (_term_percent), then their fsum, over TREO.
+            terms: list[list[float]] = (oxides[:, columns] / MG_KG_PER_PERCENT).tolist()
+            tops = np.array([math.fsum(row) for row in terms])
+            by_convention.append((HUNDRED_PERCENT * tops / sums["treo"]).tolist())
+        term_u: list[list[float]] = (self.u_oxides[:, columns] / MG_KG_PER_PERCENT).tolist()
+        known: list[bool] = np.asarray(self.elements.uncertainty_known()[:, columns].all(axis=1), dtype=bool).tolist()
+        treo = values.sums[_BEST]["treo"].tolist()
+        uncertainties: list[float | None] = []
+        for index, (row, ok, u_treo) in enumerate(zip(term_u, known, u["treo"], strict=True)):
+            if not ok or u_treo is None:
+                uncertainties.append(None)
+                continue
+            share = by_convention[_BEST][index] / HUNDRED_PERCENT  # N / D
+            uncertainties.append(HUNDRED_PERCENT / treo[index] * math.hypot(math.hypot(*row), share * u_treo))
+        return by_convention, uncertainties
 
 
 @dataclass

@@ -67,7 +67,9 @@ def lots(draw: st.DrawFn) -> list[list[SampleInput]]:
 @st.composite
 def lines(draw: st.DrawFn, position: int) -> Line:
     quantity = draw(
-        st.sampled_from(["oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi"])
+        st.sampled_from(
+            ["oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi", "ratio"]
+        )
     )
     unit = draw(st.sampled_from(["%", "mg/kg"]))
     element = oxide = anion = None
@@ -78,6 +80,13 @@ def lines(draw: st.DrawFn, position: int) -> Line:
         )
     if quantity == "anion":
         anion = draw(st.sampled_from(ANIONS))
+    ratio_oxides: tuple[str, ...] = ()
+    if quantity == "ratio":
+        # The grade (Nd2O3 alone is all of M = {Nd}), measured oxides over TREO, and ones that
+        # cannot be computed: an oxide named twice, none at all.
+        ratio_oxides = draw(
+            st.sampled_from([("Nd2O3",), ("Pr6O11",), ("Nd2O3", "Pr6O11"), ("La2O3", "CeO2", "Pr6O11"), ("La2O3", "La2O3"), ()])
+        )
     rule = draw(st.sampled_from(["simple", "guard_band"]))
     comparison = "absolute" if rule == "guard_band" else draw(st.sampled_from(["absolute", "rounding"]))
     limit = draw(st.none() | st.sampled_from(["0.05", "20", "99.9", "99.95", "50", "0.005", "1E+2", "99"]))
@@ -89,6 +98,7 @@ def lines(draw: st.DrawFn, position: int) -> Line:
         element=element,
         oxide=oxide,
         anion=anion,
+        ratio_oxides=ratio_oxides,
         minimum=limit if bound == "minimum" else None,
         maximum=limit if bound == "maximum" else None,
         comparison=comparison,
@@ -168,11 +178,44 @@ def test_lots_the_batch_cannot_compute_are_judged_one_by_one_in_their_place() ->
 
 
 def test_a_specification_the_batch_does_not_cover_is_judged_one_by_one() -> None:
-    ratio = Specification(lines=(Line(1, "ratio", "%", ratio_oxides=("Nd2O3",), minimum="75"),), main=frozenset({"Nd"}))
     payable = Specification(lines=(Line(1, "treo", "%"),), main=frozenset())
     made = [_lot(nd=1e5, pr=10.0, fe_u=0.3), _lot(nd=2e5, pr=20.0, fe_u=None)]
-    for spec in (ratio, payable):
-        assert lot_batch.assess_lots(lots=made, spec=spec) == _one_by_one(made, spec)
+    assert lot_batch.assess_lots(lots=made, spec=payable) == _one_by_one(made, payable)
+
+
+def test_prnd_oxide_ratio_lines_are_computed_in_the_batch_as_assess_lot_computes_them() -> None:
+    # PrNd oxide, the plants' main product: the grade (both main oxides over TREO) and Nd2O3/TREO,
+    # which needs the majors measured, each with its propagated uncertainty.
+    prnd = Specification(
+        lines=(
+            Line(1, "ratio", "%", ratio_oxides=("Pr6O11", "Nd2O3"), minimum="99.5", comparison="rounding"),
+            Line(2, "ratio", "%", ratio_oxides=("Nd2O3",), minimum="75", maximum="80", rule="guard_band", comparison="absolute"),
+            Line(3, "relative_purity", "%", minimum="99.5"),
+        ),
+        main=frozenset({"Pr", "Nd"}),
+    )
+    made = [
+        [
+            SampleInput(
+                f"S{n}",
+                {"Nd": Result(6.3e5 + 1e3 * n, u=4e3), "Pr": Result(2.0e5, u=2e3), "La": Result(30.0, u=2.0), "Fe": Result(5.0, u=0.5)},
+            )
+            for n in range(3)
+        ],
+        [
+            SampleInput(f"T{n}", {"Nd": Result(6.5e5, u=None), "Pr": Result(1.8e5, u=2e3), "La": Result(0.2, censored=True, lod=0.2)})
+            for n in range(2)
+        ],
+    ]
+    batched = lot_batch.assess_lots(lots=made, spec=prnd)
+    assert batched == _one_by_one(made, prnd)
+    grade, nd_share, purity = batched[0].lines
+    assert grade.best == purity.best  # the grade is the relative purity itself
+    assert nd_share.expanded_u is not None
+    assert batched[1].lines[1].expanded_u is None  # an Nd without u: unknown, never zero
+    # Both lots were computed by the batch, not handed back to assess_lot.
+    table = lot_batch._Table(made, prnd)
+    assert all(outcome is not None for outcome in table.outcomes())
 
 
 def test_oxide_lines_that_name_an_unmeasured_element_are_judged_as_assess_lot_judges_them() -> None:
@@ -197,3 +240,26 @@ def test_oxide_lines_that_name_an_unmeasured_element_are_judged_as_assess_lot_ju
     best = batched[0].lines[5].best
     assert best is not None
     assert best > 10
+
+
+def test_a_measured_oxide_over_treo_carries_the_best_estimates_uncertainty() -> None:
+    # Pr6O11/TREO for a neodymium oxide: Pr censored in one sample, so its lower, best and upper
+    # values differ, and the share in u(R) must be the best estimate's.
+    spec = Specification(
+        lines=(Line(1, "ratio", "%", ratio_oxides=("Pr6O11",), maximum="0.01", rule="guard_band", comparison="absolute"),),
+        main=frozenset({"Nd"}),
+    )
+    made = [
+        [
+            SampleInput("S1", {"Pr": Result(40.0, u=2.0), "La": Result(3.0, u=0.2), "Fe": Result(5.0, u=0.5)}),
+            SampleInput("S2", {"Pr": Result(20.0, censored=True, lod=20.0), "La": Result(3.0, u=0.2), "Fe": Result(5.0, u=0.5)}),
+        ]
+    ]
+    batched = lot_batch.assess_lots(lots=made, spec=spec)
+    assert batched == _one_by_one(made, spec)
+    (line,) = batched[0].lines
+    assert line.lower is not None
+    assert line.upper is not None
+    assert line.lower < line.upper
+    assert line.expanded_u is not None
+    assert all(outcome is not None for outcome in lot_batch._Table(made, spec).outcomes())
