@@ -186,15 +186,22 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     latest: dict[int, dict[str, dict[str, Result]]] = defaultdict(lambda: defaultdict(dict))
     notes: dict[int, list[str]] = defaultdict(list)
     hypot = math.hypot
+    # Rows come an acquisition at a time, so a run of rows names one sample: its lot, code and
+    # results are looked up when the sample changes, not per row.
+    current_sample_id: int | None = None
+    sample, lot_id = "", 0
+    target: dict[str, Result] | None = None
     for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod in rows:
         pair = (method_id, analyte_id)
-        plan = (
-            plans[pair] if pair in plans else plans.setdefault(pair, _plan(keys[analyte_id], channels.get(pair), manual=manual[method_id]))
-        )
+        plan = plans.get(pair, _UNSEEN)
+        if plan is _UNSEEN:
+            plan = plans[pair] = _plan(keys[analyte_id], channels.get(pair), manual=manual[method_id])
         if plan is None:
             continue
         key, per, model_a, model_b = plan
-        sample, lot_id = samples[sample_id]
+        if sample_id != current_sample_id:
+            current_sample_id, target = sample_id, None
+            sample, lot_id = samples[sample_id]
         if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
             notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue
@@ -205,12 +212,15 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the channel
         # above, and Result checks the amount.
         u = hypot(model_a, model_b * amount) if model_a is not None and model_b is not None and not censored else None
-        latest[lot_id][sample][key] = Result(amount, censored=censored, lod=lod * scale if lod is not None else None, u=u)
+        if target is None:  # made on the sample's first usable result: a sample with none has no entry
+            target = latest[lot_id][sample]
+        target[key] = Result(amount, censored=censored, lod=lod * scale if lod is not None else None, u=u)
     return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
 
 
 # (key, unit divisor, a in the result's unit, b): the uncertainty model's parts are None without a channel.
 _Plan = tuple[str, float, float | None, float | None]
+_UNSEEN: Any = object()  # a pair not planned yet (None is a plan: "never counts")
 
 
 def _plan(key_of_analyte: tuple[str, bool], channel: tuple[str, float, float] | None, *, manual: bool) -> _Plan | None:
