@@ -56,7 +56,9 @@ from assays.chemistry.purity import (
     SQRT_12,
     Convention,
     Result,
+    quadrature,
     result_uncertainty,
+    scaled,
 )
 
 _QUANTITIES = frozenset(
@@ -64,7 +66,7 @@ _QUANTITIES = frozenset(
 )
 _FRACTIONS = [CENSORED_FRACTION[convention] for convention in CONVENTIONS]
 _BEST = CONVENTIONS.index(Convention.BEST)
-_PER_PERCENT = 1.0 / MG_KG_PER_PERCENT  # purity.py's _scaled(u, 1.0 / MG_KG_PER_PERCENT), the same constant
+_PER_PERCENT = 1.0 / MG_KG_PER_PERCENT  # purity.py's scaled(u, 1.0 / MG_KG_PER_PERCENT), the same constant
 _RELATIVE_PURITY_SCALE = HUNDRED_PERCENT / MG_KG_PER_PERCENT
 
 
@@ -304,19 +306,19 @@ class _Table:
             re, non_re = u_re[index], u_non_re[index]
             # The sample's own order of anions, as purity.py takes them: a hypot of several terms
             # may differ in its last bit with their order.
-            anion = _quadrature(*(result_uncertainty(result, convention=Convention.BEST) for result in sample.anions.values()))
+            anion = quadrature(result_uncertainty(result, convention=Convention.BEST) for result in sample.anions.values())
             loi = sample.loi_percent
             u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=Convention.BEST)
-            impurities = _scaled(_quadrature(re, non_re, anion), _PER_PERCENT)
+            impurities = scaled(quadrature((re, non_re, anion)), _PER_PERCENT)
             out["re"].append(re)
             out["non_re"].append(non_re)
             out["loi"].append(u_loi)
-            out["main_oxide"].append(_quadrature(impurities, u_loi))
-            out["treo"].append(_quadrature(_scaled(_quadrature(non_re, anion), _PER_PERCENT), u_loi))
-            out["relative_purity"].append(_scaled(re, _RELATIVE_PURITY_SCALE / treo[index]))
+            out["main_oxide"].append(quadrature((impurities, u_loi)))
+            out["treo"].append(quadrature((scaled(quadrature((non_re, anion)), _PER_PERCENT), u_loi)))
+            out["relative_purity"].append(scaled(re, _RELATIVE_PURITY_SCALE / treo[index]))
             d = divisor[index]
             out["main_ignited"].append(
-                _quadrature(_scaled(impurities, 1.0 / d), _scaled(u_loi, impurities_percent[index] / (HUNDRED_PERCENT * d * d)))
+                quadrature((scaled(impurities, 1.0 / d), scaled(u_loi, impurities_percent[index] / (HUNDRED_PERCENT * d * d))))
             )
         return out
 
@@ -433,7 +435,7 @@ def _from_percent(
 
 
 def _quadratures(u: np.ndarray, known: np.ndarray, present: np.ndarray) -> list[float | None]:
-    """Per row, ``purity._quadrature`` of the present terms, in column order: None when one is
+    """Per row, ``purity.quadrature`` of the present terms, in column order: None when one is
     unknown. ``math.hypot`` gets exactly those terms (one term alone comes back as it is, which a
     padded zero would change)."""
     rows: list[list[float]] = u.tolist()
@@ -444,16 +446,6 @@ def _quadratures(u: np.ndarray, known: np.ndarray, present: np.ndarray) -> list[
         math.hypot(*(value for value, here in zip(row, where, strict=True) if here)) if ok else None
         for row, where, ok in zip(rows, _rows_of(present), known_rows, strict=True)
     ]
-
-
-def _quadrature(*uncertainties: float | None) -> float | None:
-    if any(u is None for u in uncertainties):
-        return None
-    return math.hypot(*uncertainties)  # type: ignore[arg-type]
-
-
-def _scaled(u: float | None, factor: float) -> float | None:
-    return None if u is None else u * factor
 
 
 def _rows_of(flags: np.ndarray) -> list[list[bool]]:

@@ -170,7 +170,9 @@ def result_uncertainty(result: Result, *, convention: Convention) -> float | Non
     return result.u
 
 
-def _quadrature(uncertainties: Iterable[float | None]) -> float | None:
+def quadrature(uncertainties: Iterable[float | None]) -> float | None:
+    """√(Σ u²) of independent standard uncertainties, in the order given (``math.hypot``); None
+    when one of them is unknown: an unknown is never taken as zero."""
     collected = list(uncertainties)
     if any(u is None for u in collected):
         return None
@@ -292,7 +294,7 @@ def _oxide_group(composition: SampleComposition, symbols: Iterable[str]) -> _Oxi
             u[formula] = factor * (result.value / SQRT_12)
         else:
             u[formula] = None if result.u is None else factor * result.u
-    return _OxideGroup(formulas, factors, results, u, _quadrature(u.values()))
+    return _OxideGroup(formulas, factors, results, u, quadrature(u.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,49 +384,45 @@ def sample_quantities_by_convention(composition: SampleComposition, *, conventio
     anion_u = {name: result_uncertainty(result, convention=Convention.BEST) for name, result in composition.anions.items()}
     loi = composition.loi_percent
     u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=Convention.BEST)
-    u_sum_re, u_sum_non_re = re_group.u_sum, non_re_group.u_sum
-    u_sum_anions = _quadrature(anion_u.values())
-    u_impurities_percent = _scaled(_quadrature([u_sum_re, u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT)
-    u_main_oxide = _quadrature([u_impurities_percent, u_loi])
-    u_treo = _quadrature([_scaled(_quadrature([u_sum_non_re, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT), u_loi])
-    u_oxides = re_group.u | non_re_group.u
-    formulas = (re_group.formulas, non_re_group.formulas)
-    return tuple(
-        _sample_quantities(
-            composition,
-            convention=convention,
-            groups=(re_group, non_re_group, main_group),
-            formulas=formulas,
-            u_oxides=u_oxides,
-            anion_u=anion_u,
-            u_loi=u_loi,
-            u_sums=(u_sum_re, u_sum_non_re, u_sum_anions),
-            u_impurities_percent=u_impurities_percent,
-            u_main_oxide=u_main_oxide,
-            u_treo=u_treo,
-        )
-        for convention in wanted
+    u_sum_anions = quadrature(anion_u.values())
+    u_impurities = scaled(quadrature([re_group.u_sum, non_re_group.u_sum, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT)
+    shared = _Shared(
+        re=re_group,
+        non_re=non_re_group,
+        main=main_group,
+        u_oxides=re_group.u | non_re_group.u,
+        u_anions=anion_u,
+        u_sum_anions=u_sum_anions,
+        u_loi=u_loi,
+        u_impurities_percent=u_impurities,
+        u_main_oxide=quadrature([u_impurities, u_loi]),
+        u_treo=quadrature([scaled(quadrature([non_re_group.u_sum, u_sum_anions]), 1.0 / MG_KG_PER_PERCENT), u_loi]),
     )
+    return tuple(_sample_quantities(composition, convention=convention, shared=shared) for convention in wanted)
 
 
-def _sample_quantities(
-    composition: SampleComposition,
-    *,
-    convention: Convention,
-    groups: tuple[_OxideGroup, _OxideGroup, _OxideGroup],
-    formulas: tuple[tuple[str, ...], tuple[str, ...]],
-    u_oxides: dict[str, float | None],
-    anion_u: dict[str, float | None],
-    u_loi: float | None,
-    u_sums: tuple[float | None, float | None, float | None],
-    u_impurities_percent: float | None,
-    u_main_oxide: float | None,
-    u_treo: float | None,
-) -> SampleQuantities:
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What the three conventions of one sample have in common: the element groups and every
+    uncertainty that does not depend on a value (u in mg/kg, LOI's and the by-difference ones in %)."""
+
+    re: _OxideGroup
+    non_re: _OxideGroup
+    main: _OxideGroup
+    u_oxides: dict[str, float | None]  # the impurity oxides'
+    u_anions: dict[str, float | None]
+    u_sum_anions: float | None
+    u_loi: float | None
+    u_impurities_percent: float | None
+    u_main_oxide: float | None
+    u_treo: float | None
+
+
+def _sample_quantities(composition: SampleComposition, *, convention: Convention, shared: _Shared) -> SampleQuantities:
     """One convention's values, and the uncertainties that depend on them (relative purity and the
     ignited main oxide), over what ``sample_quantities_by_convention`` shared."""
     fraction = CENSORED_FRACTION[convention]
-    re_group, non_re_group, main_group = groups
+    re_group, non_re_group, main_group, u_loi = shared.re, shared.non_re, shared.main, shared.u_loi
     re_values, non_re_values = re_group.values(fraction), non_re_group.values(fraction)
     anion_values = {name: result_value(result, convention=convention) for name, result in composition.anions.items()}
     loi = composition.loi_percent
@@ -445,19 +443,19 @@ def _sample_quantities(
             f"impurities ({sum_impurities / MG_KG_PER_PERCENT:.6g} %) and LOI ({loi_percent:.6g} %) exceed the whole sample"
         )
     relative_purity = HUNDRED_PERCENT - HUNDRED_PERCENT * (sum_re / MG_KG_PER_PERCENT) / treo
-    u_sum_re, u_sum_non_re, u_sum_anions = u_sums
+    u_sum_re = re_group.u_sum
     # §5: u(P) ≈ √(Σ_RE u(ox_i)²) / TREO. The TREO term, (Σ_RE-imp / TREO²) · u(TREO), is smaller by
     # the factor Σ_RE-imp / TREO (1e-3 at 3N, 1e-4 at 4N) and left out, as §5 does.
-    u_relative_purity = _scaled(u_sum_re, HUNDRED_PERCENT / MG_KG_PER_PERCENT / treo)
+    u_relative_purity = scaled(u_sum_re, HUNDRED_PERCENT / MG_KG_PER_PERCENT / treo)
 
     divisor = 1.0 - loi_percent / HUNDRED_PERCENT
     impurities_percent = sum_impurities / MG_KG_PER_PERCENT
     main_ignited = HUNDRED_PERCENT - impurities_percent / divisor
     # main_ignited = 100 - S / (1 - L/100): ∂/∂S = -1 / (1 - L/100), ∂/∂L = -S / (100 · (1 - L/100)²).
-    u_main_ignited = _quadrature(
+    u_main_ignited = quadrature(
         [
-            _scaled(u_impurities_percent, 1.0 / divisor),
-            _scaled(u_loi, impurities_percent / (HUNDRED_PERCENT * divisor * divisor)),
+            scaled(shared.u_impurities_percent, 1.0 / divisor),
+            scaled(u_loi, impurities_percent / (HUNDRED_PERCENT * divisor * divisor)),
         ]
     )
     oxide_values = re_values | non_re_values
@@ -466,26 +464,26 @@ def _sample_quantities(
     return SampleQuantities(
         convention=convention,
         oxide_mg_kg=oxide_values,
-        u_oxide_mg_kg=u_oxides,
-        re_impurity_oxides=formulas[0],
-        non_re_oxides=formulas[1],
+        u_oxide_mg_kg=shared.u_oxides,
+        re_impurity_oxides=re_group.formulas,
+        non_re_oxides=non_re_group.formulas,
         measured_main_oxide_mg_kg=main_group.values(fraction),
         u_measured_main_oxide_mg_kg=main_group.u,
         anion_mg_kg=anion_values,
-        u_anion_mg_kg=anion_u,
+        u_anion_mg_kg=shared.u_anions,
         sum_re_impurities_mg_kg=sum_re,
         u_sum_re_impurities_mg_kg=u_sum_re,
         sum_non_re_mg_kg=sum_non_re,
-        u_sum_non_re_mg_kg=u_sum_non_re,
+        u_sum_non_re_mg_kg=non_re_group.u_sum,
         sum_anions_mg_kg=sum_anions,
-        u_sum_anions_mg_kg=u_sum_anions,
+        u_sum_anions_mg_kg=shared.u_sum_anions,
         loi_measured=loi is not None,
         loi_percent=loi_percent,
         u_loi_percent=u_loi,
         main_oxide_percent=main_oxide,
-        u_main_oxide_percent=u_main_oxide,
+        u_main_oxide_percent=shared.u_main_oxide,
         treo_percent=treo,
-        u_treo_percent=u_treo,
+        u_treo_percent=shared.u_treo,
         relative_purity_percent=relative_purity,
         u_relative_purity_percent=u_relative_purity,
         ignited_oxide_mg_kg=ignited_oxides,
@@ -498,7 +496,8 @@ def _sample_quantities(
     )
 
 
-def _scaled(u: float | None, factor: float) -> float | None:
+def scaled(u: float | None, factor: float) -> float | None:
+    """An uncertainty times a sensitivity coefficient; unknown stays unknown."""
     return None if u is None else u * factor
 
 
@@ -574,7 +573,7 @@ def ratio_uncertainty_percent(
         return quantities.u_relative_purity_percent
     if bottom != (TREO,) or MAIN in top or TREO in top:
         return None
-    u_numerator = _quadrature(_term_u_percent(quantities, term) for term in top)
+    u_numerator = quadrature(_term_u_percent(quantities, term) for term in top)
     u_treo = quantities.u_treo_percent
     if u_numerator is None or u_treo is None:
         return None
@@ -621,7 +620,7 @@ def payable_composition(composition: SampleComposition, *, convention: Conventio
         raise CompositionError("no rare earth counted in TREO was measured: there is no payable composition")
     oxides = _oxide_group(composition, symbols)
     oxide_percent = {formula: value / MG_KG_PER_PERCENT for formula, value in oxides.values(CENSORED_FRACTION[convention]).items()}
-    u_oxide_percent = {formula: _scaled(u, 1.0 / MG_KG_PER_PERCENT) for formula, u in oxides.u.items()}
+    u_oxide_percent = {formula: scaled(u, 1.0 / MG_KG_PER_PERCENT) for formula, u in oxides.u.items()}
     treo = math.fsum(oxide_percent.values())
     share = {formula: HUNDRED_PERCENT * value / treo for formula, value in oxide_percent.items()} if treo > 0 else None
     return PayableComposition(
@@ -629,6 +628,6 @@ def payable_composition(composition: SampleComposition, *, convention: Conventio
         oxide_percent=oxide_percent,
         u_oxide_percent=u_oxide_percent,
         treo_percent=treo,
-        u_treo_percent=_quadrature(u_oxide_percent.values()),
+        u_treo_percent=quadrature(u_oxide_percent.values()),
         share_of_treo_percent=share,
     )
