@@ -37,19 +37,26 @@ def insert_all(instances: Sequence[M]) -> Sequence[M]:
         table=sql.Identifier(meta.db_table),
         columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH ids AS (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)) SELECT id FROM ids",
-            [meta.db_table, meta.pk.column, len(instances)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        with cursor.cursor.copy(statement) as copy:
-            for pk, instance in zip(ids, instances, strict=True):
-                instance.pk = pk
-                # What bulk_create sends for each field: pre_save (auto_now_add...), then the
-                # database form (a JSONField's value as Jsonb with the field's encoder, None as NULL).
-                copy.write_row((pk, *(field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields)))
+    ids = draw_ids(model, len(instances))
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for pk, instance in zip(ids, instances, strict=True):
+            instance.pk = pk
+            # What bulk_create sends for each field: pre_save (auto_now_add...), then the
+            # database form (a JSONField's value as Jsonb with the field's encoder, None as NULL).
+            copy.write_row((pk, *(field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields)))
     for instance in instances:
         instance._state.adding = False
         instance._state.db = connection.alias
     return instances
+
+
+def draw_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new ids from the PostgreSQL sequence of ``model``'s primary key, in one query
+    (for rows written by COPY, which cannot return them)."""
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH ids AS (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)) SELECT id FROM ids",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [int(pk) for (pk,) in cursor.fetchall()]

@@ -99,6 +99,17 @@ class Specification:
     def has_verdicts(self) -> bool:
         return any(line.minimum or line.maximum for line in self.lines)
 
+    @property
+    def named_oxides(self) -> dict[str, str]:
+        """Element -> the reporting oxide its oxide line names (the last line of an element wins);
+        elements without one are reported as their conventional oxide."""
+        return {line.element: line.oxide for line in self.lines if line.quantity == "oxide" and line.element and line.oxide}
+
+    @property
+    def treo_elements(self) -> frozenset[str]:
+        """The rare earths counted in TREO: the spec's set, else La-Lu and Y."""
+        return self.treo_includes if self.treo_includes is not None else DEFAULT_TREO_ELEMENTS
+
 
 @dataclass(frozen=True, slots=True)
 class SampleInput:
@@ -137,15 +148,14 @@ class LotOutcome:
 def sample_composition(sample: SampleInput, spec: Specification) -> SampleComposition:
     """The sample's results as the specification sees them (its reporting oxides, main set and
     TREO set), checked: ``AssessmentError`` naming the sample when they cannot make a composition."""
-    oxides = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
     try:
         return SampleComposition(
             elements=sample.elements,
             anions=sample.anions,
             loi_percent=sample.loi_percent,
             main=spec.main,
-            oxides={symbol: formula for symbol, formula in oxides.items() if symbol in sample.elements},
-            treo_includes=spec.treo_includes if spec.treo_includes is not None else DEFAULT_TREO_ELEMENTS,
+            oxides={symbol: formula for symbol, formula in spec.named_oxides.items() if symbol in sample.elements},
+            treo_includes=spec.treo_elements,
         )
     except CompositionError as error:
         raise AssessmentError(f"sample {sample.code}: {error}") from error

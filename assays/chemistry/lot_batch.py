@@ -50,7 +50,6 @@ from assays.chemistry.elements import ELEMENTS, UnknownElementError
 from assays.chemistry.oxides import CONVENTIONAL_OXIDES, FormulaError, oxide_factor, parse_oxide
 from assays.chemistry.purity import (
     CENSORED_FRACTION,
-    DEFAULT_TREO_ELEMENTS,
     HUNDRED_PERCENT,
     MG_KG_PER_PERCENT,
     SQRT_12,
@@ -72,23 +71,60 @@ _RELATIVE_PURITY_SCALE = HUNDRED_PERCENT / MG_KG_PER_PERCENT
 
 def assess_lots(*, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> list[LotOutcome]:
     """``assess_lot(samples=lot, spec=spec)`` for each of ``lots``, in order."""
-    outcomes: list[LotOutcome | None] = [None] * len(lots)
-    if not spec.main or any(line.quantity not in _QUANTITIES for line in spec.lines):
+    needs = _needs(spec)
+    if needs is None:
         return [assess_lot(samples=samples, spec=spec) for samples in lots]
-    batch: list[int] = []
-    for index, samples in enumerate(lots):
-        if _batchable(samples, spec):
-            batch.append(index)
-        else:
-            outcomes[index] = assess_lot(samples=samples, spec=spec)
+    outcomes: list[LotOutcome | None] = [
+        None if _batchable(samples, spec, needs) else assess_lot(samples=samples, spec=spec) for samples in lots
+    ]
+    batch = [index for index, outcome in enumerate(outcomes) if outcome is None]
     if batch:
         table = _Table([lots[index] for index in batch], spec)
         for index, outcome in zip(batch, table.outcomes(), strict=True):
             outcomes[index] = outcome if outcome is not None else assess_lot(samples=lots[index], spec=spec)
-    return [outcome for outcome in outcomes if outcome is not None]
+    judged = [outcome for outcome in outcomes if outcome is not None]
+    assert len(judged) == len(lots), "every lot has its outcome"
+    return judged
 
 
-def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Needs:
+    """What every sample of a lot must have for the batch to compute each line of the spec."""
+
+    formulas: frozenset[str]  # oxides measured (oxide lines, ratio numerators)
+    elements: frozenset[str]
+    anions: frozenset[str]
+    loi: bool
+
+
+def _needs(spec: Specification) -> _Needs | None:
+    """What the spec's lines read, or None when the batch does not cover the spec: no main
+    components (a feedstock's payable composition), a quantity it does not know, or a ratio line
+    that cannot be computed for any lot (an oxide named twice, none, or one that does not parse;
+    ``assess_lot`` says so, or raises, as it always has)."""
+    if not spec.main or any(line.quantity not in _QUANTITIES for line in spec.lines):
+        return None
+    formulas = {str(line.oxide) for line in spec.lines if line.quantity == "oxide"}
+    for line in spec.lines:
+        if line.quantity != "ratio":
+            continue
+        try:
+            numerator = _ratio_numerator(line, spec)
+        except (FormulaError, UnknownElementError):
+            return None
+        if numerator is not None:
+            if not numerator or len(set(numerator)) != len(numerator):
+                return None
+            formulas.update(numerator)
+    return _Needs(
+        formulas=frozenset(formulas),
+        elements=frozenset(str(line.element) for line in spec.lines if line.quantity == "element"),
+        anions=frozenset(str(line.anion) for line in spec.lines if line.quantity == "anion"),
+        loi=any(line.quantity == "loi" for line in spec.lines),
+    )
+
+
+def _batchable(samples: Sequence[SampleInput], spec: Specification, needs: _Needs) -> bool:
     """Whether ``assess_lot`` would compute every line of this lot (rather than decide it is
     insufficient, or fail a composition or a line)."""
     if not samples or missing_analytes(samples, spec):
@@ -97,25 +133,13 @@ def _batchable(samples: Sequence[SampleInput], spec: Specification) -> bool:
         compositions = [sample_composition(sample, spec) for sample in samples]
     except AssessmentError:
         return False
-    for sample, composition in zip(samples, compositions, strict=True):
-        formulas = {composition.oxides[symbol] for symbol in sample.elements}
-        for line in spec.lines:
-            if line.quantity == "oxide" and line.oxide not in formulas:
-                return False
-            if line.quantity == "element" and line.element not in sample.elements:
-                return False
-            if line.quantity == "anion" and line.anion not in sample.anions:
-                return False
-            if line.quantity == "loi" and sample.loi_percent is None:
-                return False
-            if line.quantity == "ratio":
-                try:
-                    numerator = _ratio_numerator(line, spec)
-                except (FormulaError, UnknownElementError):
-                    return False  # assess_lot raises it: let it, the same way
-                if numerator is not None and (not numerator or len(set(numerator)) != len(numerator) or not set(numerator) <= formulas):
-                    return False
-    return True
+    return all(
+        needs.formulas <= {composition.oxides[symbol] for symbol in sample.elements}
+        and needs.elements <= sample.elements.keys()
+        and needs.anions <= sample.anions.keys()
+        and (sample.loi_percent is not None or not needs.loi)
+        for sample, composition in zip(samples, compositions, strict=True)
+    )
 
 
 def _ratio_numerator(line: Line, spec: Specification) -> list[str] | None:
@@ -128,11 +152,10 @@ def _ratio_numerator(line: Line, spec: Specification) -> list[str] | None:
 
 def _reporting_oxides(spec: Specification, symbols: list[str]) -> list[str]:
     """The reporting oxide of each of ``symbols`` (measured elements), as ``SampleComposition``
-    makes it: the spec's oxide line (the last one of an element wins, as in
-    ``assessment.sample_composition``), else the conventional oxide. Only measured elements' formulas
-    are read: ``_batchable`` has seen those parse (an oxide line of an element no sample has may
-    name anything)."""
-    named = {line.element: line.oxide for line in spec.lines if line.quantity == "oxide" and line.element and line.oxide}
+    makes it: the spec's oxide line (``Specification.named_oxides``), else the conventional oxide.
+    Only measured elements' formulas are read: ``_batchable`` has seen those parse (an oxide line
+    of an element no sample has may name anything)."""
+    named = spec.named_oxides
     return [parse_oxide(named[symbol]).formula if symbol in named else CONVENTIONAL_OXIDES[symbol] for symbol in symbols]
 
 
@@ -193,7 +216,7 @@ class _Table:
         self.lots = lots
         self.spec = spec
         self.samples = [sample for lot in lots for sample in lot]
-        treo = spec.treo_includes if spec.treo_includes is not None else DEFAULT_TREO_ELEMENTS
+        treo = spec.treo_elements
         symbols = sorted(
             {symbol for sample in self.samples for symbol in sample.elements}, key=lambda symbol: ELEMENTS[symbol].atomic_number
         )
@@ -213,6 +236,8 @@ class _Table:
         self.u_elements = self.elements.result_uncertainties()
         self.u_oxides = self.factors * self.u_elements
         self.u_anions = self.anions.result_uncertainties()
+        self.elements_u_known = self.elements.uncertainty_known()
+        self.anions_u_known = self.anions.uncertainty_known()
 
     def outcomes(self) -> list[LotOutcome | None]:
         """Each lot's outcome; None for a lot ``assess_lot`` must judge (see the module docstring)."""
@@ -290,7 +315,7 @@ class _Table:
         """The best estimate's standard uncertainties per sample (purity.py's quadratures, None
         where a contributor's is unknown): only the best estimate's enter a lot's U."""
         elements = self.elements
-        known = elements.uncertainty_known()
+        known = self.elements_u_known
         present = elements.present
         u_re = _quadratures(self.u_oxides[:, self.re_columns], known[:, self.re_columns], present[:, self.re_columns])
         u_non_re = _quadratures(self.u_oxides[:, self.non_re_columns], known[:, self.non_re_columns], present[:, self.non_re_columns])
@@ -340,7 +365,7 @@ class _Table:
             censored = (self.anions.censored[:, column] & self.anions.present[:, column]).tolist()
 
         def single(
-            matrices: list[np.ndarray], u_matrix: np.ndarray, results: _Results, column: int
+            matrices: list[np.ndarray], u_matrix: np.ndarray, u_known: np.ndarray, column: int
         ) -> tuple[list[list[float]], list[float | None]]:
             # _to_unit(value / divisor, unit), and the same of u (with the best estimate's divisor).
             by_convention = []
@@ -349,15 +374,15 @@ class _Table:
                 by_convention.append((value / MG_KG_PER_PERCENT if percent else value).tolist())
             u_column = u_matrix[:, column] if divisors is None else u_matrix[:, column] / divisors[_BEST]
             u_column = u_column / MG_KG_PER_PERCENT if percent else u_column
-            known = results.uncertainty_known()[:, column].tolist()
+            known = u_known[:, column].tolist()
             return by_convention, [value if ok else None for value, ok in zip(u_column.tolist(), known, strict=True)]
 
         if line.quantity == "oxide":
-            return (*single(values.oxides, self.u_oxides, self.elements, self.formulas.index(str(line.oxide))), censored)
+            return (*single(values.oxides, self.u_oxides, self.elements_u_known, self.formulas.index(str(line.oxide))), censored)
         if line.quantity == "element":
-            return (*single(values.raw, self.u_elements, self.elements, self.elements.columns.index(str(line.element))), censored)
+            return (*single(values.raw, self.u_elements, self.elements_u_known, self.elements.columns.index(str(line.element))), censored)
         if line.quantity == "anion":
-            return (*single(values.anions, self.u_anions, self.anions, self.anions.columns.index(str(line.anion))), censored)
+            return (*single(values.anions, self.u_anions, self.anions_u_known, self.anions.columns.index(str(line.anion))), censored)
         if line.quantity in ("sum_re_impurities", "sum_non_re"):
             key = "sum_re" if line.quantity == "sum_re_impurities" else "sum_non_re"
             sums = [convention[f"{key}_ignited"] if spec.ignited else convention[key] for convention in values.sums]
@@ -399,7 +424,7 @@ class _Table:
             tops = np.array([math.fsum(row) for row in terms])
             by_convention.append((HUNDRED_PERCENT * tops / sums["treo"]).tolist())
         term_u: list[list[float]] = (self.u_oxides[:, columns] / MG_KG_PER_PERCENT).tolist()
-        known: list[bool] = np.asarray(self.elements.uncertainty_known()[:, columns].all(axis=1), dtype=bool).tolist()
+        known: list[bool] = np.asarray(self.elements_u_known[:, columns].all(axis=1), dtype=bool).tolist()
         treo = values.sums[_BEST]["treo"].tolist()
         uncertainties: list[float | None] = []
         for index, (row, ok, u_treo) in enumerate(zip(term_u, known, u["treo"], strict=True)):

@@ -193,7 +193,9 @@ def _quantize(number: Decimal, places: int) -> Decimal:
 
 
 # Cached: every line of every lot assessment rounds through here, and a Context costs more to
-# make than the rounding. Both are immutable in use (a Context only passed, never changed).
+# make than the rounding. A shared Context is only passed to quantize, whose result depends on its
+# precision and rounding alone; the Inexact/Rounded flags it collects are never read, and no trap a
+# quantize to a wide-enough precision could spring is set beyond the defaults.
 @functools.lru_cache(maxsize=256)
 def _context(precision: int) -> Context:
     return Context(prec=precision, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN)

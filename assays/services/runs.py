@@ -59,6 +59,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
 
+from assays.bulk_insert import draw_ids
 from assays.chemistry.censoring import BELOW_LOQ, NO_LOD, Limits, censor_fields, estimate_limits
 from assays.chemistry.units import (
     SOLID_UNIT,
@@ -1212,7 +1213,7 @@ def _write(plan: _Plan, *, actor: User, data_sha256: str, instrument: Instrument
         if streaming:
             # The run's row goes in last, with its summary, which is complete only once every value
             # has streamed; its acquisitions name it already (a foreign key checked at commit).
-            run.pk = _draw_ids(Run, 1)[0]
+            run.pk = draw_ids(Run, 1)[0]
         else:
             _insert_run(run, summary=summary)
         acquisition_ids = _insert_rows(
@@ -1313,21 +1314,13 @@ def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[
         instances = model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
         return [_pk(instance) for instance in instances]
     columns = sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)]))
-    ids = _draw_ids(model, len(rows))
+    ids = draw_ids(model, len(rows))
     with connection.cursor() as cursor:
         statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(table=sql.Identifier(meta.db_table), columns=columns)
         with cursor.cursor.copy(statement) as copy:
             for pk, row in zip(ids, rows, strict=True):
                 copy.write_row([pk, *map(row.__getitem__, names)])
     return ids
-
-
-def _draw_ids(model: type[models.Model], count: int) -> list[int]:
-    """``count`` new ids from the PostgreSQL sequence of ``model``'s primary key, in one query."""
-    meta = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [meta.db_table, meta.pk.column, count])
-        return [int(pk) for (pk,) in cursor.fetchall()]
 
 
 def _pk(instance: models.Model) -> int:
