@@ -99,7 +99,8 @@ class LotAssessment(models.Model):
     frozen; a later one that differs says so (``differs_from_certified``).
     """
 
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="assessments")
+    # Indexed by assessment_lot_newest below, whose first column it is.
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="assessments", db_index=False)
     specification = models.ForeignKey(Specification, on_delete=models.PROTECT, null=True, blank=True, related_name="assessments")
     status = models.CharField(max_length=24, choices=AssessmentStatus.choices)
     inputs_fingerprint = models.CharField(max_length=64)
@@ -116,6 +117,12 @@ class LotAssessment(models.Model):
 
     class Meta:
         ordering = ["lot", "-assessed_at"]
+        indexes = [
+            # A lot's newest assessment (the fingerprint check of every assessment, the lot pages)
+            # is the first entry of this index, however many assessments the lot has had: a
+            # reassessment after each specification change adds one per lot.
+            models.Index(fields=["lot", "-assessed_at", "-id"], name="assessment_lot_newest"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=AssessmentStatus.values), name="assessment_status_valid"),
             models.CheckConstraint(condition=Q(inputs_fingerprint__length=64), name="assessment_fingerprint_sha256_length"),

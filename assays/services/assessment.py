@@ -20,8 +20,6 @@ and the lot's state does not change.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -38,6 +36,7 @@ from django.utils import timezone
 from assays.bulk_insert import insert_all
 from assays.chemistry import assessment as core
 from assays.chemistry import lot_batch
+from assays.chemistry.fingerprints import inputs_fingerprint, inputs_fingerprint_version_1, may_be_version_1
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
 from assays.errors import NotFoundError
 from assays.importers.analytes import LOI, NAMED_ANALYTES
@@ -275,30 +274,6 @@ def _spec_input(spec: Specification) -> core.Specification:
     )
 
 
-def _fingerprint(spec: Specification, results: LotResults) -> str:
-    """What the assessment depends on: the spec version and every input result as used."""
-    payload: dict[str, Any] = {
-        "spec": spec.pk,
-        "samples": [
-            {
-                "code": sample.code,
-                "elements": {k: [r.value, r.censored, r.lod, r.u] for k, r in sorted(sample.elements.items())},
-                "anions": {k: [r.value, r.censored, r.lod, r.u] for k, r in sorted(sample.anions.items())},
-                "loi": None if sample.loi_percent is None else _loi_inputs(sample.loi_percent),
-            }
-            for sample in results.samples
-        ],
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _loi_inputs(loi: Result) -> list[Any]:
-    # LOI's uncertainty (from its channel's model) moves the LOI line's U and the main oxide's: it
-    # is part of the inputs when known. Left out when unknown, so fingerprints made before LOI had
-    # one stay the same and those lots are not assessed again for nothing.
-    return [loi.value, loi.censored] if loi.u is None else [loi.value, loi.censored, loi.u]
-
-
 def _number(value: float | None) -> float | None:
     """A number for the stored JSON: NaN or infinity never leaves the service."""
     return value if value is not None and math.isfinite(value) else None
@@ -398,9 +373,14 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
         todo: list[tuple[Lot, Specification, LotResults, str]] = []
         for lot in judged:
             spec = specs[lot.pk]
-            fingerprint = _fingerprint(spec, results[lot.pk])
+            samples = results[lot.pk].samples
+            fingerprint = inputs_fingerprint(spec_id=spec.pk, samples=samples)
             newest = latest.get(lot.pk)
-            if newest is not None and newest[1] == fingerprint:
+            if newest is not None and (
+                newest[1] == fingerprint
+                # Assessed before fingerprints were version 2: compared in the version it carries.
+                or (may_be_version_1(newest[1]) and newest[1] == inputs_fingerprint_version_1(spec_id=spec.pk, samples=samples))
+            ):
                 current[lot.pk] = newest[0]
             else:
                 todo.append((lot, spec, results[lot.pk], fingerprint))

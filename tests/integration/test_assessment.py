@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.utils import timezone
 
+from assays.chemistry.fingerprints import inputs_fingerprint, inputs_fingerprint_version_1, may_be_version_1
 from assays.chemistry.purity import model_uncertainty
 from assays.models import (
     Analyte,
@@ -113,6 +114,40 @@ def test_an_import_is_judged_then_its_lot_assessed_conforming_with_statistics(wo
     # Same inputs: no new assessment.
     assert lot_assess(lot_id=lot.pk) == assessment
     assert LotAssessment.objects.filter(lot=lot).count() == 1
+
+
+def test_a_lot_assessed_under_a_version_1_fingerprint_is_assessed_again_only_if_its_inputs_changed(
+    world: World, technician: User, lab: dict[str, Any]
+) -> None:
+    lot = _lot(world, lab, "ND-FP1")
+    _import(technician, lab, _results(lot))
+    written = LotAssessment.objects.get(lot=lot)
+    samples = lots_results(lot_ids=[lot.pk])[lot.pk].samples
+    spec_id = written.specification_id
+    assert written.inputs_fingerprint == inputs_fingerprint(spec_id=spec_id, samples=samples)
+    assert not may_be_version_1(written.inputs_fingerprint)
+
+    def assessed_before_version_2(fingerprint: str) -> LotAssessment:
+        return LotAssessment.objects.create(
+            lot=lot,
+            specification=written.specification,
+            status=written.status,
+            inputs_fingerprint=fingerprint,
+            assessed_at=timezone.now(),
+            outcome=written.outcome,
+            summary=written.summary,
+        )
+
+    # The same inputs, fingerprinted as before version 2: unchanged, nothing new.
+    same = assessed_before_version_2(inputs_fingerprint_version_1(spec_id=spec_id, samples=samples))
+    assert lot_assess(lot_id=lot.pk) == same
+    # Other inputs (one sample fewer) in version 1: assessed again, now in version 2.
+    assessed_before_version_2(inputs_fingerprint_version_1(spec_id=spec_id, samples=samples[:1]))
+    again = lot_assess(lot_id=lot.pk)
+    assert again is not None
+    assert again.pk > same.pk
+    assert again.inputs_fingerprint == written.inputs_fingerprint
+    assert LotAssessment.objects.filter(lot=lot).count() == 4
 
 
 def test_an_off_spec_lot_is_flagged_with_its_failing_line_put_on_hold_and_qa_emailed(

@@ -1,0 +1,92 @@
+"""What a lot assessment depends on, as one SHA-256: the specification version and every input
+result as used. An unchanged fingerprint means no new assessment (a redelivered task, the
+stale-lot sweep, a second click), so a fingerprint must change with any input and never with
+anything else, and must stay the same from one release to the next: a lot whose stored
+fingerprint no longer matches its unchanged inputs would be assessed again for nothing, and QA
+would see flags raised again for lots they had already dealt with.
+
+PURE: no Django, no database.
+
+Two versions, told apart by their hex digits' case:
+
+* version 2 (upper case, what is written now): SHA-256 of a binary encoding, every number as its
+  IEEE 754 double. A reassessment after a specification change fingerprints every lot of the
+  product, and encoding each of their results as text cost a tenth of the reassessment;
+* version 1 (lower case, written before): SHA-256 of JSON text. Still computed, but only for a lot
+  whose newest assessment carries one, to know whether its inputs changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from assays.chemistry.assessment import SampleInput
+from assays.chemistry.purity import Result
+
+_VERSION_2 = b"LIMS lot assessment inputs v2\n"
+# value, censored, LOD, u: an absent LOD or u is NaN, which no Result holds (they are finite).
+_RESULT = struct.Struct("<d?dd")
+_LENGTH = struct.Struct("<I")
+_NONE = math.nan
+# Tags that start each part, so that no two different inputs encode alike.
+_SAMPLE, _ELEMENT, _ANION, _LOI = b"S", b"E", b"A", b"L"
+
+
+def inputs_fingerprint(*, spec_id: int, samples: Sequence[SampleInput]) -> str:
+    """Version 2: upper-case hex. ``samples`` in the order the assessment takes them (by code);
+    each sample's results are taken in key order, whatever order they came in."""
+    parts = [_VERSION_2, _text(str(spec_id))]
+    pack = _RESULT.pack
+    for sample in samples:
+        parts += (_SAMPLE, _text(sample.code))
+        for tag, results in ((_ELEMENT, sample.elements), (_ANION, sample.anions)):
+            for key in sorted(results):
+                result = results[key]
+                lod, u = result.lod, result.u
+                parts += (tag, _text(key), pack(result.value, result.censored, _NONE if lod is None else lod, _NONE if u is None else u))
+        loi = sample.loi_percent
+        if loi is not None:
+            parts += (_LOI, pack(loi.value, loi.censored, _NONE if loi.lod is None else loi.lod, _NONE if loi.u is None else loi.u))
+    return hashlib.sha256(b"".join(parts)).hexdigest().upper()
+
+
+def _text(value: str) -> bytes:
+    encoded = value.encode()
+    return _LENGTH.pack(len(encoded)) + encoded
+
+
+def may_be_version_1(fingerprint: str) -> bool:
+    """Whether a stored fingerprint may be version 1 (no upper-case hex digit; one without any
+    letter could be either, and is checked as both)."""
+    return not any(character in "ABCDEF" for character in fingerprint)
+
+
+def inputs_fingerprint_version_1(*, spec_id: int, samples: Sequence[SampleInput]) -> str:
+    """Version 1, byte for byte as it was written: lower-case hex of the JSON text's SHA-256."""
+    payload: dict[str, Any] = {
+        "spec": spec_id,
+        "samples": [
+            {
+                "code": sample.code,
+                "elements": _results_version_1(sample.elements),
+                "anions": _results_version_1(sample.anions),
+                "loi": None if sample.loi_percent is None else _loi_version_1(sample.loi_percent),
+            }
+            for sample in samples
+        ],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _results_version_1(results: Mapping[str, Result]) -> dict[str, list[Any]]:
+    return {key: [result.value, result.censored, result.lod, result.u] for key, result in sorted(results.items())}
+
+
+def _loi_version_1(loi: Result) -> list[Any]:
+    # Version 1 left LOI's u out when unknown, so that fingerprints made before LOI had one kept.
+    return [loi.value, loi.censored] if loi.u is None else [loi.value, loi.censored, loi.u]
