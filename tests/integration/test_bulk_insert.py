@@ -34,7 +34,8 @@ def _events(tag: str, *, actor: Any) -> list[AuditEvent]:
             reason="a reason, with a comma; and a\nnew line",
             before=None if index % 2 else {"status": "open", "nested": [1, 2.5, None, "x"]},
             after={"status": "assessed", "summary": {"relative_purity_pct": 99.95123456789012, "oxides_mg_kg": {"Fe2O3": 1e-05}}},
-            context={} if index % 3 else {"lots": index, "tag": tag},
+            # Keys that are not text, and a tuple: json.dumps writes them as "7" and a list.
+            context={} if index % 3 else {"lots": index, "tag": tag, 7: ("a", 1), "ε": [True, False]},
         )
         for index in range(7)
     ]
@@ -63,6 +64,15 @@ def test_copy_stores_what_bulk_create_stores() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM assays_auditevent WHERE id = ANY(%s) AND before IS NULL", [[event.pk for event in copied]])
         assert cursor.fetchone() == (3,)
+
+
+@pytest.mark.postgres
+def test_a_value_json_cannot_hold_is_refused_and_nothing_is_written() -> None:
+    events = _events("refused", actor=None)
+    events[3].after = {"when": object()}
+    with pytest.raises(TypeError), transaction.atomic():
+        insert_all(events)
+    assert not AuditEvent.objects.filter(object_repr__startswith="refused").exists()
 
 
 @pytest.mark.postgres
