@@ -189,3 +189,36 @@ def test_cyclic_gc_paused_restores_the_collector() -> None:
         assert not gc.isenabled()  # a collector the caller disabled stays disabled
     finally:
         gc.enable()
+
+
+def test_what_a_pause_allocated_is_not_examined_on_the_way_out_yet_its_cycles_are_still_collected() -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    freed: list[bool] = []
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        with cyclic_gc_paused():
+            kept = [[index] for index in range(50_000)]  # a parse's worth of small containers
+            cycle = Node()
+            cycle.self = cycle  # type: ignore[attr-defined]
+            weakref.finalize(cycle, freed.append, True)
+            del cycle
+        more = [[index] for index in range(100)]
+        # No collection follows the pause: one would examine the 50,000 lists, to free nothing...
+        assert collections == []
+    finally:
+        gc.callbacks.remove(record)
+    assert gc.get_freeze_count() == 0  # ...and nothing stays frozen out of later collections:
+    gc.collect()
+    assert freed == [True]  # the cycle made during the pause is freed by a full collection
+    assert len(kept) + len(more) == 50_100
