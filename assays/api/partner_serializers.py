@@ -151,6 +151,8 @@ class PartnerLotSerializer(serializers.Serializer[Lot]):
                 "unit": "mg/kg",
                 "basis": "as_received",
                 "lod": 0.8,
+                "expanded_u": 6500.0,
+                "coverage_factor": 2.0,
                 "measured_at": "2026-11-18T14:02:11Z",
                 "released_at": "2026-11-19T10:00:00Z",
             },
@@ -169,6 +171,8 @@ class PartnerLotSerializer(serializers.Serializer[Lot]):
                 "unit": "mg/kg",
                 "basis": "as_received",
                 "lod": 0.05,
+                "expanded_u": None,
+                "coverage_factor": None,
                 "measured_at": "2026-11-18T14:02:11Z",
                 "released_at": "2026-11-19T10:00:00Z",
             },
@@ -189,6 +193,10 @@ class PartnerResultSerializer(serializers.Serializer[dict[str, Any]]):
     unit = serializers.CharField(read_only=True)
     basis = serializers.CharField(read_only=True)
     lod = serializers.FloatField(read_only=True, allow_null=True)
+    expanded_u = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="The expanded uncertainty U the result's report states, in its unit (else null)."
+    )
+    coverage_factor = serializers.FloatField(read_only=True, allow_null=True, help_text="The coverage factor k of that U.")
     measured_at = serializers.DateTimeField(read_only=True)
     released_at = serializers.DateTimeField(read_only=True)
 

@@ -471,7 +471,11 @@ def _parse(data: bytes, *, file_name: str, defer_values: bool) -> ParsedRun:
 
 # The hot loop builds ParsedValue positionally (keywords cost a sixth of the parse time): this
 # fails at import, not silently, if core.py ever reorders or adds fields.
-_VALUE_FIELDS = ("channel", "value", "qualifier", "unit", "basis", "raw_text", "rsd_percent", "lod", "loq", "replicate", "line")
+# The last two (a reported U and its k) are left to their defaults: an instrument states no U.
+_VALUE_FIELDS = (
+    *("channel", "value", "qualifier", "unit", "basis", "raw_text", "rsd_percent", "lod", "loq", "replicate", "line"),
+    *("expanded_u", "coverage_factor"),
+)
 if tuple(field.name for field in dataclasses.fields(ParsedValue)) != _VALUE_FIELDS:  # pragma: no cover
     raise RuntimeError("ParsedValue's fields changed: update the positional call in agilent_masshunter._row_values")
 

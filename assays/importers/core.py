@@ -112,6 +112,11 @@ class ParsedValue:
     loq: float | None = None
     replicate: str = ""
     line: int | None = None  # source line, for messages downstream
+    # The expanded uncertainty and its coverage factor as a report states them (generic-long: an
+    # outside laboratory's results), U in the value's unit; both or neither. Last, so that the
+    # importers' positional calls (agilent_masshunter) keep their order.
+    expanded_u: float | None = None
+    coverage_factor: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,13 @@
 
 PURE. The layout is documented in ``docs/import-formats.md``::
 
-    sample_id,analyte,value,unit,qualifier,lod,loq[,replicate][,basis]
+    sample_id,analyte,value,unit,qualifier,lod,loq[,replicate][,basis][,expanded_u,coverage_factor]
 
 ``sample_id``, ``analyte``, ``value`` and ``unit`` are required; the others are optional columns.
 A value may carry its own censoring sign (``<0.5``) or take it from ``qualifier``; ``<`` with an
-empty value stands at the row's LOD. A (sample, analyte) pair may appear once per replicate: a
+empty value stands at the row's LOD. ``expanded_u`` and ``coverage_factor`` are the uncertainty a
+report states with a result ("U = 0.4 % (k = 2)"), U in the value's unit: both or neither, and
+never on a result below its LOD. A (sample, analyte) pair may appear once per replicate: a
 repeat without a distinguishing ``replicate`` is an error naming both lines, because silently
 keeping one of them (or both) would change a reported purity.
 """
@@ -42,7 +44,9 @@ from assays.importers.units import UnitBasisError, read_unit
 FORMAT = "generic-long"
 
 REQUIRED_COLUMNS = ("sample_id", "analyte", "value", "unit")
-OPTIONAL_COLUMNS = ("qualifier", "lod", "loq", "replicate", "basis")
+OPTIONAL_COLUMNS = ("qualifier", "lod", "loq", "replicate", "basis", "expanded_u", "coverage_factor")
+# A coverage factor outside this range is a typing slip (95 is a confidence level, not a k).
+COVERAGE_FACTOR_RANGE = (1.0, 10.0)
 _QUALIFIERS = {"": None, "=": Qualifier.EQUAL, "<": Qualifier.LESS_THAN, ">": Qualifier.GREATER_THAN}
 _BASES = {"": None, "solid": ValueBasis.SOLID, "solution": ValueBasis.SOLUTION}
 _PLAIN_NUMBER = re.compile(r"-?\d{1,15}(?:\.\d{1,15})?")  # read by float() exactly as by parse_number
@@ -91,6 +95,8 @@ class _Columns:
     loq: int | None
     replicate: int | None
     basis: int | None
+    expanded_u: int | None
+    coverage_factor: int | None
     width: int
     names: list[str]
 
@@ -113,7 +119,7 @@ def _columns(header: list[str], *, line: int, file_name: str, warnings: list[str
     if missing:
         raise ImportFormatError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; a generic-long file starts with the header "
-            "'sample_id,analyte,value,unit' and may add qualifier, lod, loq, replicate, basis",
+            "'sample_id,analyte,value,unit' and may add qualifier, lod, loq, replicate, basis, expanded_u, coverage_factor",
             file_name=file_name,
             line=line,
         )
@@ -130,6 +136,8 @@ def _columns(header: list[str], *, line: int, file_name: str, warnings: list[str
         loq=positions.get("loq"),
         replicate=positions.get("replicate"),
         basis=positions.get("basis"),
+        expanded_u=positions.get("expanded_u"),
+        coverage_factor=positions.get("coverage_factor"),
         width=len(keys),
         names=keys,
     )
@@ -200,7 +208,7 @@ class _Reader:
 def _decimal_comma(rows: list[tuple[int, list[str]]], columns: _Columns, delimiter: str) -> bool:
     if delimiter == ",":
         return False
-    indexes = [index for index in (columns.value, columns.lod, columns.loq) if index is not None]
+    indexes = [index for index in (columns.value, columns.lod, columns.loq, columns.expanded_u) if index is not None]
     return uses_decimal_comma([row[index] for _, row in rows[:2000] for index in indexes if index < len(row)])
 
 
@@ -319,6 +327,7 @@ def _row_value(row: list[str], *, line: int, columns: _Columns, reader: _Reader)
         raise ImportFormatError(f"a censored value needs a positive limit, not {value:g}", file_name=file_name, line=line, column="'value'")
 
     unit, basis = _unit(row, line=line, columns=columns, channel=channel, reader=reader)
+    expanded_u, coverage_factor = _reported_uncertainty(row, line=line, columns=columns, reader=reader, qualifier=qualifier)
     return ParsedValue(
         channel=channel_index,
         value=value,
@@ -328,9 +337,57 @@ def _row_value(row: list[str], *, line: int, columns: _Columns, reader: _Reader)
         raw_text=raw.strip(),
         lod=lod,
         loq=loq,
+        expanded_u=expanded_u,
+        coverage_factor=coverage_factor,
         replicate=row[columns.replicate].strip() if columns.replicate is not None else "",
         line=line,
     )
+
+
+def _reported_uncertainty(
+    row: list[str], *, line: int, columns: _Columns, reader: _Reader, qualifier: Qualifier
+) -> tuple[float | None, float | None]:
+    """The row's stated U and k: both or neither; U >= 0 in the value's unit, k in
+    ``COVERAGE_FACTOR_RANGE``; none on a censored result (its u is LOD/√12 by the convention)."""
+    if columns.expanded_u is None and columns.coverage_factor is None:
+        return None, None
+    file_name = reader.file_name
+    expanded = reader.number(row[columns.expanded_u], line=line, column="expanded_u") if columns.expanded_u is not None else None
+    k = reader.number(row[columns.coverage_factor], line=line, column="coverage_factor") if columns.coverage_factor is not None else None
+    if expanded is None and k is None:
+        return None, None
+    if expanded is None:
+        raise ImportFormatError(
+            "a coverage factor without an expanded uncertainty: give U in 'expanded_u', or leave k empty",
+            file_name=file_name,
+            line=line,
+            column="'expanded_u'",
+        )
+    if k is None:
+        raise ImportFormatError(
+            f"an expanded uncertainty ({expanded:g}) without its coverage factor: give the report's k (usually 2) in 'coverage_factor'",
+            file_name=file_name,
+            line=line,
+            column="'coverage_factor'",
+        )
+    if expanded < 0:
+        raise ImportFormatError(f"a negative expanded uncertainty: {expanded:g}", file_name=file_name, line=line, column="'expanded_u'")
+    low, high = COVERAGE_FACTOR_RANGE
+    if not low <= k <= high:
+        raise ImportFormatError(
+            f"a coverage factor of {k:g}: k is between {low:g} and {high:g} (usually 2, for about 95 %)",
+            file_name=file_name,
+            line=line,
+            column="'coverage_factor'",
+        )
+    if qualifier is not Qualifier.EQUAL:
+        raise ImportFormatError(
+            f"an expanded uncertainty on a result reported as '{qualifier.value} limit': a result below the LOD or over the range has none",
+            file_name=file_name,
+            line=line,
+            column="'expanded_u'",
+        )
+    return expanded, k
 
 
 def _unit(row: list[str], *, line: int, columns: _Columns, channel: ParsedChannel, reader: _Reader) -> tuple[str, ValueBasis]:

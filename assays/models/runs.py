@@ -231,11 +231,24 @@ class Measurement(models.Model):
     raw_value = models.FloatField(null=True, blank=True)
     raw_unit = models.CharField(max_length=16, blank=True)
     rsd_percent = models.FloatField(null=True, blank=True)
+    # The uncertainty stated with the result where its report states one (an outside laboratory's
+    # "U = 0.4 % (k = 2)"), in the stored value's unit: the assessment takes u = U / k for it, in
+    # place of the method channel's model. Empty for what our own instruments measure.
+    expanded_u = models.FloatField(null=True, blank=True, help_text="Expanded uncertainty U as reported, in the value's unit.")
+    coverage_factor = models.FloatField(null=True, blank=True, help_text="The coverage factor k the reported U was stated with.")
     flags = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["acquisition", "analyte"], name="measurement_unique_cell"),
+            # A reported U comes with its k; neither can be negative (k is at least 1 in practice,
+            # which the import checks; zero would divide).
+            models.CheckConstraint(
+                # Not null spelt out: a comparison with NULL is unknown, which a CHECK lets pass.
+                condition=Q(expanded_u__isnull=True, coverage_factor__isnull=True)
+                | Q(expanded_u__isnull=False, coverage_factor__isnull=False, expanded_u__gte=0, coverage_factor__gt=0),
+                name="measurement_reported_u_with_k",
+            ),
             models.CheckConstraint(condition=Q(qualifier__in=Qualifier.values), name="measurement_qualifier_valid"),
             models.CheckConstraint(condition=Q(basis__in=Basis.values), name="measurement_basis_valid"),
             # A censored value sits at its detection limit, which must be known and not negative.

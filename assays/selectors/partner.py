@@ -169,6 +169,9 @@ RESULT_FIELDS = (
     "unit",
     "basis",
     "lod",
+    # The uncertainty the result's report states (an outside laboratory's U and k), else empty.
+    "expanded_u",
+    "coverage_factor",
     "measured_at",
     "released_at",
 )
@@ -210,6 +213,8 @@ def partner_results(
         unit=F("measurement__unit"),
         basis=F("measurement__basis"),
         lod=F("measurement__lod"),
+        expanded_u=F("measurement__expanded_u"),
+        coverage_factor=F("measurement__coverage_factor"),
         measured_at=Coalesce(F("measurement__acquisition__acquired_at"), F("measurement__acquisition__run__imported_at")),
     )
 

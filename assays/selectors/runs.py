@@ -139,6 +139,9 @@ class GridCell:
     # excluded) and why; "" for a QC item's value or a run not yet evaluated.
     acceptance: str = ""
     acceptance_reasons: tuple[str, ...] = ()
+    # The uncertainty the result's report states (an outside laboratory's), in ``unit``.
+    expanded_u: float | None = None
+    coverage_factor: float | None = None
 
     @property
     def censored(self) -> bool:
@@ -238,15 +241,17 @@ def run_grid(*, actor: User | AnonymousUser, run: Run, page: str | int | None = 
     # The acceptance rides along in the same query (a LEFT JOIN on its one-to-one row).
     rows_of_values = Measurement.objects.filter(acquisition_id__in=list(cells)).values_list(
         "acquisition_id", "analyte_id", "value", "qualifier", "unit", "lod", "loq", "raw_value", "raw_unit", "flags",
-        "acceptance__state", "acceptance__reasons",
+        "acceptance__state", "acceptance__reasons", "expanded_u", "coverage_factor",
     )  # fmt: skip
-    for acquisition_id, analyte_id, value, qualifier, unit, lod, loq, raw_value, raw_unit, flags, state, reasons in rows_of_values:
+    for row in rows_of_values:
+        acquisition_id, analyte_id, value, qualifier, unit, lod, loq, raw_value, raw_unit, flags, state, reasons, expanded_u, k = row
         index = position.get(analyte_id)
         if index is None or not math.isfinite(value):
             continue
         cells[acquisition_id][index] = GridCell(
-            value, qualifier, unit, lod, loq, raw_value, raw_unit, tuple(flags or ()), state or "", tuple(str(r) for r in reasons or ())
-        )
+            value, qualifier, unit, lod, loq, raw_value, raw_unit, tuple(flags or ()), state or "", tuple(str(r) for r in reasons or ()),
+            expanded_u, k,
+        )  # fmt: skip
     rows = []
     for acquisition in on_page:
         row_cells = cells[acquisition.pk]

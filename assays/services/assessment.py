@@ -5,7 +5,8 @@ What counts as a lot's results: for each of its samples and each element, the **
 result of the element's **reporting channel** in a run's current QC judgement (a re-run or a
 re-dilution supersedes), on the solid (mg/kg or %: a value left in solution units, for a sample
 without mass or volume, cannot be used). LOI and anions come from any run (manual results). Each
-result carries its method channel's uncertainty model u(w) = √(a² + (b·w)²).
+result carries its own reported uncertainty where its report states one (an outside laboratory's
+U and k: u = U / k), else its method channel's uncertainty model u(w) = √(a² + (b·w)²).
 
 Idempotent by fingerprint: the same inputs (results, their QC acceptance, the spec version, the
 uncertainty models) make no new assessment, so a redelivered task, the stale-lot sweep and a
@@ -163,6 +164,8 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
             "measurement__unit",
             "measurement__basis",
             "measurement__lod",
+            "measurement__expanded_u",
+            "measurement__coverage_factor",
         )
     )
     samples = {pk: (code, lot_id) for pk, code, lot_id in Sample.objects.filter(lot_id__in=wanted).values_list("pk", "code", "lot_id")}
@@ -190,7 +193,7 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     current_sample_id: int | None = None
     sample, lot_id = "", 0
     target: dict[str, Result] | None = None
-    for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod in rows:
+    for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod, expanded_u, coverage_factor in rows:
         pair = (method_id, analyte_id)
         plan = plans.get(pair, _UNSEEN)
         if plan is _UNSEEN:
@@ -208,9 +211,18 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         scale = _MG_KG_PER[unit] / per
         censored = qualifier == Qualifier.LESS_THAN
         amount = value * scale
-        # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the channel
-        # above, and Result checks the amount.
-        u = hypot(model_a, model_b * amount) if model_a is not None and model_b is not None and not censored else None
+        if censored:
+            u = None  # LOD/√12, by the censoring convention
+        elif expanded_u is not None and coverage_factor is not None:  # both or neither (a constraint)
+            # The result's own uncertainty as its report states it (an outside laboratory's U and
+            # k), which says more about this result than our method's model.
+            u = expanded_u / coverage_factor * scale
+        elif model_a is not None and model_b is not None:
+            # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the
+            # channel above, and Result checks the amount.
+            u = hypot(model_a, model_b * amount)
+        else:
+            u = None
         if target is None:  # made on the sample's first usable result: a sample with none has no entry
             target = latest[lot_id][sample]
         target[key] = Result(amount, censored=censored, lod=lod * scale if lod is not None else None, u=u)

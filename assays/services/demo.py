@@ -847,6 +847,18 @@ _FEEDSTOCK_RESULTS: dict[str, dict[str, tuple[str, str]]] = {
 }  # fmt: skip
 # The duplicate reads a little differently from the routine sample: the lot's spread.
 _DUPLICATE_FACTOR = Decimal("1.012")
+# The feedstock laboratory's report states each result's expanded uncertainty (k = 2): about 3 %
+# of a major element (in %), 8 % of a minor one (in mg/kg), to two significant figures. They
+# give the payable content its U; a result below the LOD has none (LOD/√12 stands for it).
+_FEEDSTOCK_RELATIVE_U = {"%": Decimal("0.03"), "mg/kg": Decimal("0.08")}
+_FEEDSTOCK_K = "2"
+
+
+def _reported_u(value: str, unit: str) -> str:
+    if value == "<":
+        return ""
+    expanded = Decimal(value) * _FEEDSTOCK_RELATIVE_U[unit]
+    return format(expanded.quantize(Decimal(1).scaleb(expanded.adjusted() - 1)), "f")
 
 
 def _duplicate_value(value: str) -> str:
@@ -869,6 +881,8 @@ def _ensure_feedstock_results(result: DemoSeedResult, *, users: dict[str, User])
                 value=value if suffix == "R1" else _duplicate_value(value),
                 lod=_FEEDSTOCK_LOD_MG_KG if value == "<" else "",
                 unit=unit,
+                expanded_u=_reported_u(value, unit),
+                coverage_factor=_FEEDSTOCK_K if value != "<" else "",
             )
             for suffix in ("R1", "D1")
             for element, (value, unit) in values.items()

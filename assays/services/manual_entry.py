@@ -1,6 +1,7 @@
 """Results typed by hand for a lot's samples (LOI, anions, a result from an outside lab), saved as a run.
 
-The grid's rows become a ``generic-long`` file (``sample_id, analyte, value, unit, lod``) that goes
+The grid's rows become a ``generic-long`` file (``sample_id, analyte, value, unit, lod``, and
+``expanded_u, coverage_factor`` when a row states an uncertainty) that goes
 through the same parser and the same ``run_import`` as an uploaded file, so a typed result is
 validated, converted, censored, stored and audited exactly like an imported one. The run belongs
 to a manual method (``Method.is_manual``) and to the site's manual-entry instrument
@@ -34,6 +35,10 @@ MANUAL_METHOD_CODE = "MANUAL"
 MANUAL_INSTRUMENT_PREFIX = "MANUAL-"
 # What the grid writes, in this order; the parser reads the header, so the order is free.
 CSV_COLUMNS = ("sample_id", "analyte", "value", "unit", "lod")
+# Written only when a row states an uncertainty (an outside laboratory's U and k), so that results
+# typed without one make the same file as before, and typing them again finds the run saved.
+UNCERTAINTY_COLUMNS = ("expanded_u", "coverage_factor")
+GRID_COLUMNS = CSV_COLUMNS + UNCERTAINTY_COLUMNS
 # A person types these; more than this in one go is a file, and belongs in an upload.
 MAX_ROWS = 500
 _FIELD_MAX = 100
@@ -49,21 +54,36 @@ class ManualRow:
     value: str = ""
     lod: str = ""
     unit: str = ""
+    expanded_u: str = ""  # U as the report states it, in the value's unit
+    coverage_factor: str = ""  # the report's k
 
     @property
     def is_blank(self) -> bool:
-        # Sample, analyte and unit may be filled in ahead (the lot's samples, "LOI in % on every
-        # row"): a row is a result once a value or a limit is typed.
-        return not (self.value.strip() or self.lod.strip())
+        # Sample, analyte, unit and k may be filled in ahead (the lot's samples, "LOI in % on every
+        # row"): a row is a result once a value, a limit or an uncertainty is typed.
+        return not (self.value.strip() or self.lod.strip() or self.expanded_u.strip())
+
+    @property
+    def states_uncertainty(self) -> bool:
+        return bool(self.expanded_u.strip() or self.coverage_factor.strip())
 
     def cells(self) -> list[str]:
-        return [self.sample.strip().upper(), self.analyte.strip(), self.value.strip(), self.unit.strip(), self.lod.strip()]
+        """The row's cells in ``GRID_COLUMNS`` order."""
+        return [
+            self.sample.strip().upper(),
+            self.analyte.strip(),
+            self.value.strip(),
+            self.unit.strip(),
+            self.lod.strip(),
+            self.expanded_u.strip(),
+            self.coverage_factor.strip(),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int | None  # None: about the entry as a whole
-    column: str | None  # one of CSV_COLUMNS ("sample_id" is shown as the sample column)
+    column: str | None  # one of GRID_COLUMNS ("sample_id" is shown as the sample column)
     message: str
 
     def __str__(self) -> str:
@@ -89,24 +109,25 @@ class ManualEntryResult:
 
 
 def _csv(rows: Sequence[ManualRow]) -> bytes:
+    columns = GRID_COLUMNS if any(row.states_uncertainty for row in rows) else CSV_COLUMNS
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow(row.cells())
+        writer.writerow(row.cells()[: len(columns)])
     return buffer.getvalue().encode("utf-8")
 
 
 def _column(error: ImportFormatError) -> str | None:
     # The parser names a column as it appears in the header, quoted: "'value'".
     name = (error.column or "").strip("'")
-    return name if name in CSV_COLUMNS else None
+    return name if name in GRID_COLUMNS else None
 
 
 def _row_errors(rows: Sequence[ManualRow], *, samples: dict[str, Sample], lot_code: str, file_name: str) -> list[RowError]:
     errors: list[RowError] = []
     for row in rows:
-        too_long = next((name for name, text in zip(CSV_COLUMNS, row.cells(), strict=True) if len(text) > _FIELD_MAX), None)
+        too_long = next((name for name, text in zip(GRID_COLUMNS, row.cells(), strict=True) if len(text) > _FIELD_MAX), None)
         if too_long is not None:
             errors.append(RowError(row.number, too_long, f"longer than {_FIELD_MAX} characters"))
             continue

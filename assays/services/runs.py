@@ -218,8 +218,10 @@ class _ChannelPlan:
         return self.channel.is_internal_standard
 
 
-# (channel code, value, qualifier, unit, basis, lod, loq, raw value, raw unit, rsd, flags)
-_MeasurementRow = tuple[str, float, str, str, str, float | None, float | None, float, str, float | None, tuple[str, ...]]
+# (channel code, value, qualifier, unit, basis, lod, loq, raw value, raw unit, rsd, flags, reported U, its k)
+_MeasurementRow = tuple[
+    str, float, str, str, str, float | None, float | None, float, str, float | None, tuple[str, ...], float | None, float | None
+]
 
 
 @dataclasses.dataclass(slots=True)
@@ -909,7 +911,7 @@ def _inline_rows(
             if unit.medium is not Medium.SOLUTION:
                 return None
             last_text, last_basis, to_canonical = unit_text, value.basis, unit.to_canonical
-        if value.lod is not None or value.loq is not None:
+        if value.lod is not None or value.loq is not None or value.expanded_u is not None:
             return None
         scaled = raw * to_canonical * value_factor
         if not -_INFINITY < scaled < _INFINITY:
@@ -923,7 +925,7 @@ def _inline_rows(
         rsd = value.rsd_percent
         if rsd is not None and not 0 <= rsd < _INFINITY:
             rsd = None
-        append((code, stored, qualifier, target_unit, target_basis, lod, loq, raw, unit_text[:16], rsd, stored_flags))
+        append((code, stored, qualifier, target_unit, target_basis, lod, loq, raw, unit_text[:16], rsd, stored_flags, None, None))
     if len({row[0] for row in rows}) != len(rows):
         return None  # a cell given twice: the general path says which
     return rows
@@ -988,6 +990,11 @@ def _general_rows(
                 stored_unit, stored_basis = target_unit, target_basis
             else:
                 stored, qualifier, lod, loq, flags, stored_unit, stored_basis = _convert_and_censor(value, unit, channel, preparation)
+            expanded_u = value.expanded_u
+            if expanded_u is not None:
+                # In the stored value's unit: a fraction of the solid stays in its own unit, a
+                # solution concentration goes where its value goes.
+                expanded_u = _finite(expanded_u if unit.medium is Medium.SOLID else expanded_u * unit.to_canonical * value_factor)
         except UnitError as error:
             if (index, value.unit) not in unit_problems:
                 unit_problems.add((index, value.unit))
@@ -1002,7 +1009,23 @@ def _general_rows(
         rsd = value.rsd_percent
         if rsd is not None and not (rsd >= 0 and math.isfinite(rsd)):
             rsd = None
-        rows.append((code, stored, qualifier, stored_unit, stored_basis, lod, loq, raw, value.unit[:16], rsd, flags))
+        rows.append(
+            (
+                code,
+                stored,
+                qualifier,
+                stored_unit,
+                stored_basis,
+                lod,
+                loq,
+                raw,
+                value.unit[:16],
+                rsd,
+                flags,
+                expanded_u,
+                value.coverage_factor,
+            )
+        )
     return rows
 
 
@@ -1118,19 +1141,24 @@ _MEASUREMENT_COLUMNS = (
     "raw_unit",
     "rsd_percent",
     "flags",
+    "expanded_u",
+    "coverage_factor",
 )
 
 
 def _measurement_rows(plan: _Plan, acquisition_ids: list[int], analyte_ids: dict[str, int]) -> Iterable[tuple[Any, ...]]:
     for planned, acquisition_id in zip(plan.acquisitions, acquisition_ids, strict=True):
-        for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
-            yield (acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags)
+        for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags, expanded_u, k in planned.measurements:
+            yield (acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags, expanded_u, k)
 
 
 # Binary COPY: a float travels as its eight bytes (no text to format here, none to parse there).
 # Each value is sent in the binary form of its column's type: varchar as text, and jsonb (the
 # flags) as its documented binary input, a version byte (1) then the JSON text, sent as raw bytes.
-_MEASUREMENT_COPY_TYPES = ("int8", "int8", "float8", "text", "text", "text", "float8", "float8", "float8", "text", "float8", "bytea")
+_MEASUREMENT_COPY_TYPES = (
+    *("int8", "int8", "float8", "text", "text", "text", "float8", "float8", "float8", "text", "float8", "bytea"),
+    *("float8", "float8"),
+)
 _JSONB_VERSION = b"\x01"
 
 
@@ -1159,11 +1187,13 @@ def _copy_measurements(plan: _Plan, acquisition_ids: list[int], analyte_ids: dic
             _plan_values(planned, plan=plan)
             if plan.problems:
                 continue
-            for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in planned.measurements:
+            for code, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags, expanded_u, k in planned.measurements:
                 encoded = flags_jsonb.get(flags)
                 if encoded is None:
                     encoded = flags_jsonb[flags] = _JSONB_VERSION + json.dumps(list(flags)).encode()
-                write_row((acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded))
+                write_row(
+                    (acquisition_id, analyte_ids[code], value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, encoded, expanded_u, k)
+                )
     _values_planned(plan)
 
 
@@ -1182,8 +1212,10 @@ def _bulk_create_measurements(rows: Iterable[tuple[Any, ...]]) -> None:
             raw_unit=raw_unit,
             rsd_percent=rsd,
             flags=list(flags),
+            expanded_u=expanded_u,
+            coverage_factor=k,
         )
-        for acquisition_id, analyte_id, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags in rows
+        for acquisition_id, analyte_id, value, qualifier, unit, basis, lod, loq, raw, raw_unit, rsd, flags, expanded_u, k in rows
     ]
     Measurement.objects.bulk_create(objects, batch_size=2000)
 

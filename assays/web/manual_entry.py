@@ -61,7 +61,8 @@ def _manual_methods(actor: User) -> list[Method]:
 
 
 def _posted_rows(request: HttpRequest) -> list[ManualRow]:
-    columns = {name: request.POST.getlist(name)[: MAX_ROWS * 2] for name in ("sample", "analyte", "value", "lod", "unit")}
+    names = ("sample", "analyte", "value", "lod", "unit", "expanded_u", "coverage_factor")
+    columns = {name: request.POST.getlist(name)[: MAX_ROWS * 2] for name in names}
     count = max((len(values) for values in columns.values()), default=0)
 
     def cell(name: str, index: int) -> str:
@@ -76,6 +77,8 @@ def _posted_rows(request: HttpRequest) -> list[ManualRow]:
             value=cell("value", index),
             lod=cell("lod", index),
             unit=cell("unit", index),
+            expanded_u=cell("expanded_u", index),
+            coverage_factor=cell("coverage_factor", index),
         )
         for index in range(count)
     ]

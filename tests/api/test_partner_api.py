@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from assays.models import ApiScope, AuditAction, AuditEvent, PartnerApiKey
+from assays.models import ApiScope, AuditAction, AuditEvent, Measurement, PartnerApiKey
 from assays.services.certificates import certificate_revoke
 from assays.services.partner_keys import ApiKeyRefusedError, api_key_issue, api_key_revoke
 from tests.conftest import World
@@ -105,7 +105,7 @@ def test_results_only_of_released_lots_with_no_qc_detail(pw: PartnerWorld, key_a
     assert rows == sorted(rows, key=lambda row: row["measurement_id"])
     assert set(rows[0]) == {
         "measurement_id", "lot_code", "sample_code", "analyte", "element", "qualifier", "value", "unit", "basis", "lod",
-        "measured_at", "released_at",
+        "expanded_u", "coverage_factor", "measured_at", "released_at",
     }  # fmt: skip
     pending = client.get(f"{BASE}/lots/{pw.a_pending.code}/results/")
     assert pending.status_code == 200
@@ -124,6 +124,19 @@ def test_results_csv_matches_the_json(pw: PartnerWorld, key_a: tuple[PartnerApiK
     table = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [int(row["measurement_id"]) for row in table] == [row["measurement_id"] for row in rows]
     assert [float(row["value"]) for row in table] == [row["value"] for row in rows]
+
+
+def test_a_results_reported_uncertainty_reaches_the_partner(pw: PartnerWorld, key_a: tuple[PartnerApiKey, str]) -> None:
+    # A feedstock result typed in from the supplier's laboratory report with its U and k.
+    client = key_client(key_a[1])
+    first = client.get(f"{BASE}/lots/{pw.a_feedstock.code}/results/", {"page_size": 500}).json()["results"][0]
+    assert (first["expanded_u"], first["coverage_factor"]) == (None, None)
+    Measurement.objects.filter(pk=first["measurement_id"]).update(expanded_u=0.65, coverage_factor=2.0)
+    again = client.get(f"{BASE}/lots/{pw.a_feedstock.code}/results/", {"page_size": 500}).json()["results"][0]
+    assert (again["measurement_id"], again["expanded_u"], again["coverage_factor"]) == (first["measurement_id"], 0.65, 2.0)
+    table = list(csv.DictReader(io.StringIO(client.get(f"{BASE}/lots/{pw.a_feedstock.code}/results.csv").content.decode())))
+    assert (table[0]["expanded_u"], table[0]["coverage_factor"]) == ("0.65", "2.0")
+    assert (table[1]["expanded_u"], table[1]["coverage_factor"]) == ("", "")
 
 
 def test_documents_pdf_and_certified_data(pw: PartnerWorld, key_a: tuple[PartnerApiKey, str]) -> None:

@@ -605,6 +605,19 @@ def test_measurement_limit_and_rsd_are_not_negative(measurement: Measurement) ->
         Measurement.objects.filter(pk=measurement.pk).update(rsd_percent=-1.0)
 
 
+def test_a_reported_uncertainty_comes_with_its_coverage_factor(measurement: Measurement) -> None:
+    measurements = Measurement.objects.filter(pk=measurement.pk)
+    with violates(Measurement, "measurement_reported_u_with_k"):
+        measurements.update(expanded_u=0.65, coverage_factor=None)
+    with violates(Measurement, "measurement_reported_u_with_k"):
+        measurements.update(expanded_u=None, coverage_factor=2.0)
+    with violates(Measurement, "measurement_reported_u_with_k"):
+        measurements.update(expanded_u=-0.65, coverage_factor=2.0)
+    with violates(Measurement, "measurement_reported_u_with_k"):
+        measurements.update(expanded_u=0.65, coverage_factor=0.0)
+    measurements.update(expanded_u=0.65, coverage_factor=2.0)
+
+
 def test_reference_material_lots_and_certified_values_are_unique_and_not_negative(nd: Element) -> None:
     material = ReferenceMaterial.objects.create(name="OREAS 465", lot_number="1")
     with violates(ReferenceMaterial, "reference_material_unique_lot"):

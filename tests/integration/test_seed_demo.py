@@ -411,6 +411,27 @@ def test_what_the_demo_types_in_has_uncertainty_models_so_loi_treo_and_the_main_
     assert all(line["expanded_u"] is not None and line["expanded_u"] > lines["loi"]["expanded_u"] for line in by_difference)
 
 
+def test_the_feedstock_laboratorys_stated_uncertainty_gives_the_payable_content_its_u():
+    # The feedstock assays are typed in with the report's U (k = 2): Nd 21.8 % ± 0.65 % in the
+    # routine sample, 22.1 % (the duplicate) with the same U. As Nd2O3: u = U / k per sample, the
+    # lot's U = 2 √(u_meas² + s² / n) with the duplicate's spread.
+    import statistics
+
+    from assays.models import LotAssessment, Measurement, Oxide
+
+    _seed()
+    nd = Measurement.objects.get(acquisition__sample__code="UK1-FS-26-0101-R1", analyte__code="Nd")
+    assert (nd.value, nd.unit, nd.expanded_u, nd.coverage_factor) == (21.8, "%", 0.65, 2.0)
+    latest = LotAssessment.objects.filter(lot__code="UK1-FS-26-0101").latest("assessed_at")
+    lines = {line["label"]: line for line in latest.outcome["lines"]}
+    factor = Oxide.objects.get(formula="Nd2O3").factor
+    u_measurement = 0.65 / 2 * factor
+    spread = statistics.stdev([21.8 * factor, 22.1 * factor])
+    assert lines["Nd2O3"]["expanded_u"] == pytest.approx(2 * (u_measurement**2 + spread**2 / 2) ** 0.5, rel=1e-12)
+    # Every payable line has its U now (a result below the LOD contributes LOD/√12).
+    assert all(line["expanded_u"] is not None and line["expanded_u"] > 0 for line in latest.outcome["lines"])
+
+
 def _stored(certificate: Certificate) -> bytes:
     with certificate.pdf.open("rb") as stored:
         data: bytes = stored.read()

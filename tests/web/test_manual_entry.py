@@ -3,6 +3,7 @@ manual method and validated exactly like a generic-long file."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from html import escape, unescape
@@ -16,7 +17,9 @@ from assays.importers import generic_long
 from assays.importers.core import ImportFormatError
 from assays.models import AuditEvent, Basis, Instrument, Measurement, Method, Run, Technique
 from assays.roles import Role
-from assays.services.manual_entry import CSV_COLUMNS, ManualRow, manual_results_save
+from assays.services.assessment import lots_results
+from assays.services.manual_entry import CSV_COLUMNS, GRID_COLUMNS, ManualRow, manual_results_save
+from assays.services.run_qc import run_evaluate
 from assays.services.samples import sample_register
 from tests.conftest import World
 from tests.factories import LotFactory, SampleFactory, UserFactory
@@ -139,6 +142,54 @@ def test_a_solution_result_is_converted_with_the_samples_preparation(technician,
     assert (measurement.unit, measurement.basis) == ("mg/kg", Basis.AS_RECEIVED)
     assert measurement.value == pytest.approx(10_000)
     assert (measurement.raw_value, measurement.raw_unit) == (2.0, "mg/L")
+
+
+def test_an_outside_laboratorys_uncertainty_is_stored_with_its_result_and_used_for_it(technician, lab):
+    # "Nd 21.8 % ± 0.65 % (k = 2)" on the solid; a solution result goes where its value goes (the
+    # preparation's factor 2,500 mg/kg per mg/L, as above); LOI without U keeps its model (none).
+    data = grid(("TB1", "Nd", "21.8", "", "%"), ("TB2", "Pr", "2", "", "mg/L"), ("TS1", "LOI", "0.4", "", "%"))
+    data.update(expanded_u=["0.65", "0.1", ""], coverage_factor=["2", "2.5", ""])
+    client = signed_in(technician)
+    response = client.post(PAGE, data)
+    assert response.status_code == 302
+    assert "U = 0.65 % (k = 2) as reported" in client.get(response["Location"]).content.decode()  # on the run's grid
+    stored = {
+        m.analyte.code: (m.value, m.unit, m.expanded_u, m.coverage_factor)
+        for m in Measurement.objects.select_related("analyte").filter(acquisition__run__method__is_manual=True)
+    }
+    assert stored["Nd"] == (21.8, "%", 0.65, 2.0)
+    assert stored["Pr"][1] == "mg/kg"
+    assert stored["Pr"][2] == pytest.approx(0.1 * 5_000)
+    assert stored["Pr"][3] == 2.5
+    assert stored["Pr"][0] == pytest.approx(2 * 5_000)
+    assert stored["LOI"][2:] == (None, None)
+    run_evaluate(run_id=Run.objects.get().pk)  # the manual method's "none" pack accepts them
+    results = lots_results(lot_ids=[lab.lot.pk])[lab.lot.pk]
+    by_sample = {sample.code: sample for sample in results.samples}
+    # u = U / k, in mg/kg of the solid: 0.65 % / 2 = 3,250 mg/kg; 500 mg/kg / 2.5 = 200 mg/kg.
+    assert by_sample["TB1"].elements["Nd"].u == pytest.approx(0.65 / 2 * 10_000)
+    assert by_sample["TB2"].elements["Pr"].u == pytest.approx(0.1 * 5_000 / 2.5)
+    assert by_sample["TS1"].loi_percent is not None
+    assert by_sample["TS1"].loi_percent.u is None
+
+
+def test_results_typed_without_an_uncertainty_make_the_file_they_always_made(technician, lab):
+    # The U and k columns are written only when a row states them: typing the same results again
+    # after this change still finds the run saved before it.
+    signed_in(technician).post(PAGE, grid(("TB1", "LOI", "0.42", "", "%")))
+    assert Run.objects.get().source_sha256 == hashlib.sha256(b"sample_id,analyte,value,unit,lod\nTB1,LOI,0.42,%,\n").hexdigest()
+
+
+def test_an_uncertainty_without_its_coverage_factor_is_shown_on_its_cell(technician, lab):
+    data = grid(("TB1", "Nd", "21.8", "", "%"), ("TB2", "Nd", "<", "20", "mg/kg"))
+    data.update(expanded_u=["0.65", "5"], coverage_factor=["", "2"])
+    response = signed_in(technician).post(PAGE, data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert row_errors(page, 1).startswith("k : an expanded uncertainty (0.65) without its coverage factor")
+    assert row_errors(page, 2).startswith("U : an expanded uncertainty on a result reported as '< limit'")
+    assert 'name="expanded_u" value="0.65"' in page  # what was typed is kept
+    assert Run.objects.count() == 0
 
 
 def test_the_same_results_typed_twice_are_one_run(technician, lab):
@@ -293,4 +344,4 @@ def test_the_service_refuses_an_actor_who_does_not_import(lab, world):
 
 def test_the_grid_writes_the_documented_generic_long_columns():
     assert CSV_COLUMNS[:4] == generic_long.REQUIRED_COLUMNS
-    assert set(CSV_COLUMNS) <= set(generic_long.REQUIRED_COLUMNS + generic_long.OPTIONAL_COLUMNS)
+    assert set(GRID_COLUMNS) <= set(generic_long.REQUIRED_COLUMNS + generic_long.OPTIONAL_COLUMNS)

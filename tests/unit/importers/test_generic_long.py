@@ -207,3 +207,39 @@ def test_sniff() -> None:
     partial = "sample_id,analyte,value\nS1,La,1\n"
     assert generic_long.sniff(partial.encode(), partial, "x.csv") == 60
     assert generic_long.sniff(b"", None, "x.csv") == 0
+
+
+U_HEADER = "sample_id,analyte,value,unit,lod,expanded_u,coverage_factor\n"
+
+
+def test_a_reported_uncertainty_is_read_with_its_coverage_factor() -> None:
+    # An outside laboratory's report: "Nd 21.8 % ± 0.65 % (k = 2)"; a row without U has none.
+    run = _parse(U_HEADER + "S1,Nd,21.8,%,,0.65,2\nS1,Pr,6.9,%,,,\nS1,Eu,<,mg/kg,20,,\n")
+    nd, pr, eu = run.acquisitions[0].values
+    assert (nd.value, nd.expanded_u, nd.coverage_factor) == (21.8, 0.65, 2.0)
+    assert (pr.expanded_u, pr.coverage_factor) == (None, None)
+    assert (eu.qualifier, eu.expanded_u) == (Qualifier.LESS_THAN, None)
+
+
+def test_a_reported_uncertainty_with_a_decimal_comma() -> None:
+    run = _parse("Sample ID;Analyte;Value;Unit;Expanded U;Coverage factor\nS1;Nd;21,8;%;0,65;2\n")
+    assert [(value.value, value.expanded_u, value.coverage_factor) for value in run.acquisitions[0].values] == [(21.8, 0.65, 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment", "column"),
+    [
+        ("S1,Nd,21.8,%,,0.65,", "without its coverage factor", "'coverage_factor'"),
+        ("S1,Nd,21.8,%,,,2", "a coverage factor without an expanded uncertainty", "'expanded_u'"),
+        ("S1,Nd,21.8,%,,-0.65,2", "a negative expanded uncertainty", "'expanded_u'"),
+        ("S1,Nd,21.8,%,,0.65,95", "a coverage factor of 95: k is between 1 and 10", "'coverage_factor'"),
+        ("S1,Nd,21.8,%,,0.65,0.5", "a coverage factor of 0.5", "'coverage_factor'"),
+        ("S1,Nd,21.8,%,,0.65,two", "not a number", "'coverage_factor'"),
+        ("S1,Eu,<,mg/kg,20,5,2", "a result below the LOD or over the range has none", "'expanded_u'"),
+        ("S1,Eu,<20,mg/kg,,5,2", "a result below the LOD or over the range has none", "'expanded_u'"),
+    ],
+)
+def test_a_reported_uncertainty_that_cannot_be_used_is_refused_on_its_cell(row: str, fragment: str, column: str) -> None:
+    error = _error(U_HEADER + "S0,Nd,1,%,,,\n" + row + "\n")
+    assert fragment in str(error)
+    assert (error.file_name, error.line, error.column) == ("results.csv", 3, column)
