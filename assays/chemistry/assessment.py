@@ -35,8 +35,7 @@ from assays.chemistry.purity import (
     SampleComposition,
     SampleQuantities,
     payable_composition,
-    ratio_percent,
-    ratio_uncertainty_percent,
+    ratio_with_uncertainty_percent,
     result_uncertainty,
     result_value,
     sample_quantities_by_convention,
@@ -265,7 +264,7 @@ def _line_value(
         covers_main = bool(spec.main) and {parse_oxide(formula).element for formula in line.ratio_oxides} == set(spec.main)
         numerator = ["main"] if covers_main else list(line.ratio_oxides)
         try:
-            return ratio_percent(q, numerator=numerator), ratio_uncertainty_percent(q, numerator=numerator)
+            return ratio_with_uncertainty_percent(q, numerator=numerator)
         except CompositionError as error:
             raise AssessmentError(str(error)) from error
     if line.quantity == "loi":

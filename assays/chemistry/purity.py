@@ -566,19 +566,27 @@ def ratio_uncertainty_percent(
     - Anything else (a by-difference term over measured oxides, oxides on both sides) shares
       contributions between numerator and denominator that this does not follow: None.
     """
+    return ratio_with_uncertainty_percent(quantities, numerator=numerator, denominator=denominator)[1]
+
+
+def ratio_with_uncertainty_percent(
+    quantities: SampleQuantities, *, numerator: str | Collection[str], denominator: str | Collection[str] = TREO
+) -> tuple[float, float | None]:
+    """``ratio_percent`` and ``ratio_uncertainty_percent`` together, the ratio computed once (a
+    ratio line needs both for every sample)."""
     value = ratio_percent(quantities, numerator=numerator, denominator=denominator)  # its checks and errors
     top = _terms(numerator, what="numerator")
     bottom = _terms(denominator, what="denominator")
     if top == (MAIN,) and bottom == (TREO,):
-        return quantities.u_relative_purity_percent
+        return value, quantities.u_relative_purity_percent
     if bottom != (TREO,) or MAIN in top or TREO in top:
-        return None
+        return value, None
     u_numerator = quadrature(_term_u_percent(quantities, term) for term in top)
     u_treo = quantities.u_treo_percent
     if u_numerator is None or u_treo is None:
-        return None
+        return value, None
     share = value / HUNDRED_PERCENT  # N / D
-    return HUNDRED_PERCENT / quantities.treo_percent * math.hypot(u_numerator, share * u_treo)
+    return value, HUNDRED_PERCENT / quantities.treo_percent * math.hypot(u_numerator, share * u_treo)
 
 
 def _term_u_percent(quantities: SampleQuantities, term: str) -> float | None:

@@ -20,6 +20,7 @@ from assays.chemistry.purity import (
     payable_composition,
     ratio_percent,
     ratio_uncertainty_percent,
+    ratio_with_uncertainty_percent,
     result_from_censored,
     result_uncertainty,
     result_value,
@@ -392,6 +393,15 @@ def test_a_measured_share_of_treo_carries_the_first_order_uncertainty_of_every_i
     assert u is not None
     assert u > 0
     assert u == pytest.approx(_first_order_u(composition, numerator), rel=1e-4)
+
+
+@pytest.mark.parametrize("numerator", ["main", ["Nd2O3"], ["Pr6O11", "Nd2O3"], ["La2O3"]])
+def test_a_ratio_and_its_uncertainty_together_are_each_as_alone(numerator: str | list[str]) -> None:
+    quantities = sample_quantities(_prnd_with_uncertainties(), convention=Convention.BEST)
+    value, u = ratio_with_uncertainty_percent(quantities, numerator=numerator)
+    assert value == ratio_percent(quantities, numerator=numerator)
+    assert u is not None
+    assert u == ratio_uncertainty_percent(quantities, numerator=numerator)
 
 
 def test_the_grade_as_a_ratio_carries_the_relative_puritys_uncertainty() -> None:
