@@ -210,7 +210,7 @@ def test_what_a_pause_allocated_is_not_examined_on_the_way_out_yet_its_cycles_ar
         with cyclic_gc_paused():
             kept = [[index] for index in range(50_000)]  # a parse's worth of small containers
             cycle = Node()
-            cycle.self = cycle  # type: ignore[attr-defined]
+            cycle.self = cycle
             weakref.finalize(cycle, freed.append, True)
             del cycle
         more = [[index] for index in range(100)]
