@@ -36,6 +36,7 @@ from assays.models import (
     LotStatus,
     MethodChannel,
     Oxide,
+    WorkerHeartbeat,
 )
 from assays.reference_data import reference_data_ensure
 from assays.services.assessment import lot_assess, lots_results
@@ -223,9 +224,12 @@ def test_the_minute_sweep_assesses_lots_left_stale_and_the_cli_prints_json(
     assert not LotAssessment.objects.filter(lot=lot).exists()
     from assays.tasks import assess_stale_lots
 
-    assert assess_stale_lots.apply().get() == [lot.pk]
+    # In the embedded mode (no broker, no worker) the embedded beat runs that sweep: once here.
+    call_command("embedded_beat", "--once", stdout=io.StringIO())
     assert LotAssessment.objects.get(lot=lot).status == "conforming"
     assert Lot.objects.get(pk=lot.pk).assessment_stale_since is None
+    assert WorkerHeartbeat.objects.exists()  # the schedule's other tasks ran too
+    assert assess_stale_lots.apply().get() == []  # nothing left stale
 
     out = io.StringIO()
     call_command("assess_lot", "ND-LOST", "--json", stdout=out)
@@ -241,6 +245,20 @@ def test_the_minute_sweep_assesses_lots_left_stale_and_the_cli_prints_json(
     assert printed["oxides_mg_kg"]["Fe2O3"] == pytest.approx(_fe2o3(10.0))
     assert {line["quantity"] for line in printed["lines"]} == {"relative_purity", "oxide", "loi"}
     assert all({"quantity", "value", "limit", "verdict"} <= set(line) for line in printed["lines"])
+
+
+def test_the_embedded_beat_refuses_where_a_broker_and_real_workers_do_its_job() -> None:
+    from django.core.management.base import CommandError
+
+    from lims.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        with pytest.raises(CommandError, match="celery -A lims beat"):
+            call_command("embedded_beat", "--once", stdout=io.StringIO())
+    finally:
+        app.conf.task_always_eager = True  # as every test but the Redis ones has it (conftest)
+    assert not WorkerHeartbeat.objects.exists()
 
 
 def test_a_lot_without_a_specification_is_not_assessed(world: World, technician: User, lab: dict[str, Any]) -> None:
