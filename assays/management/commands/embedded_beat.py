@@ -52,11 +52,12 @@ class Command(BaseCommand):
         next_due: dict[str, float] = {}
         try:
             while True:
-                # A long-lived process: a connection the database dropped is replaced, not reused.
-                close_old_connections()
                 wait = run_due(tasks, next_due=next_due, now=time.monotonic(), run=run)
                 if options["once"]:
                     return
+                # Between ticks, as Django does between requests: a connection the database
+                # dropped, or past CONN_MAX_AGE, is closed here and the next tick opens a new one.
+                close_old_connections()
                 time.sleep(wait)
         except KeyboardInterrupt:
             self.stdout.write("Embedded beat stopped.")
