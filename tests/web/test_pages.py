@@ -578,3 +578,28 @@ def test_the_vendored_htmx_is_version_2_with_its_licence():
     source = Path(finders.find("vendor/htmx/htmx.min.js")).read_text(encoding="utf-8")
     assert 'version:"2.' in source.replace(" ", "")
     assert "Zero-Clause BSD" in Path(finders.find("vendor/htmx/LICENSE")).read_text(encoding="utf-8")
+
+
+def test_the_shared_pager_links_keep_the_query_and_swap_their_own_region():
+    from django.core.paginator import Paginator
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    page = Paginator(list(range(60)), 20).page(2)
+    request = RequestFactory().get("/runs/", {"q": "ND", "page": "2"})
+    html = render_to_string("_pager_nav.html", {"page": page, "target": "#run-table"}, request=request)
+    assert 'href="/runs/?q=ND&amp;page=1" hx-get="/runs/?q=ND&amp;page=1" hx-target="#run-table"' in html
+    assert 'href="/runs/?q=ND&amp;page=3"' in html
+    assert "Page 2 of 3" in html
+    # Links to another URL than the page's own (a log shown inside a webhook's page).
+    elsewhere = render_to_string(
+        "_pager_nav.html",
+        {"page": page, "target": "#delivery-table", "pager_base": "/webhooks/3/deliveries/"},
+        request=request,
+    )
+    assert (
+        'href="/webhooks/3/deliveries/?q=ND&amp;page=3" hx-get="/webhooks/3/deliveries/?q=ND&amp;page=3" hx-target="#delivery-table"'
+        in elsewhere
+    )
+    first = render_to_string("_pager_nav.html", {"page": Paginator(list(range(60)), 20).page(1), "target": "#run-table"}, request=request)
+    assert "<span>← Previous</span>" in first  # nothing before the first page
