@@ -370,9 +370,7 @@ def _validate(
         if sample_type not in SAMPLE_TYPES:
             problem("sample_type", f"{values['sample_type']!r} is not a sample type: use {', '.join(SAMPLE_TYPES)}")
         received_on = _check_date(cell("received_on"), problem)
-        notes = cell("notes")
-        if len(notes) > NOTES_MAX:
-            problem("notes", f"{len(notes)} characters: notes hold at most {NOTES_MAX}")
+        notes = _check_text(cell("notes"), "notes", NOTES_MAX, problem)
         sampled_by = _check_text(cell("sampled_by"), "sampled_by", SAMPLED_BY_MAX, problem)
         sampled_at = _check_moment(cell("sampled_at"), problem)
         sampling_method = _check_text(cell("sampling_method"), "sampling_method", SAMPLING_METHOD_MAX, problem)

@@ -35,6 +35,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from assays.chemistry.channels import channel_code
+from assays.chemistry.rounding import format_decimal, round_with_uncertainty
 from assays.errors import DomainError
 from assays.importers.analytes import CHLORIDE, LOI
 from assays.models import (
@@ -857,8 +858,9 @@ _FEEDSTOCK_K = "2"
 def _reported_u(value: str, unit: str) -> str:
     if value == "<":
         return ""
-    expanded = Decimal(value) * _FEEDSTOCK_RELATIVE_U[unit]
-    return format(expanded.quantize(Decimal(1).scaleb(expanded.adjusted() - 1)), "f")
+    _, stated = round_with_uncertainty(value=value, expanded_uncertainty=Decimal(value) * _FEEDSTOCK_RELATIVE_U[unit])
+    assert stated is not None  # a positive value, so a positive U
+    return format_decimal(stated)
 
 
 def _duplicate_value(value: str) -> str:

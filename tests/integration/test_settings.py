@@ -45,7 +45,9 @@ LIMS_VARIABLES = (
 )
 
 
-def _clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+def embedded_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """This process's environment without any LIMS variable: the embedded mode, its state under
+    ``tmp_path / "var"`` (other tests start a fresh installation with it too)."""
     env = {key: value for key, value in os.environ.items() if key not in LIMS_VARIABLES}
     env.update({"DJANGO_SETTINGS_MODULE": "lims.settings", "LIMS_VAR_DIR": str(tmp_path / "var"), **overrides})
     return env
@@ -53,7 +55,7 @@ def _clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 def _settings(tmp_path: Path, **overrides: str) -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=embedded_env(tmp_path, **overrides), capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     loaded: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -62,7 +64,7 @@ def _settings(tmp_path: Path, **overrides: str) -> dict[str, object]:
 
 def _failure(tmp_path: Path, **overrides: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=_clean_env(tmp_path, **overrides), capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=embedded_env(tmp_path, **overrides), capture_output=True, text=True, check=False
     )
     assert result.returncode != 0, result.stdout
     return result.stderr
@@ -129,7 +131,7 @@ def test_production_is_hardened(tmp_path: Path) -> None:
 
 
 def test_production_settings_pass_the_deployment_checks_with_no_warning(tmp_path: Path) -> None:
-    env = _clean_env(tmp_path, LIMS_ENV="production", LIMS_SECRET_KEY="k3y-" + "abcdefghij" * 6, LIMS_ALLOWED_HOSTS="lims.example.org")
+    env = embedded_env(tmp_path, LIMS_ENV="production", LIMS_SECRET_KEY="k3y-" + "abcdefghij" * 6, LIMS_ALLOWED_HOSTS="lims.example.org")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
