@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from assays.chemistry.decisions import Bound, Comparison, DecisionRule, LineJudgement, Verdict, judge_line
+from assays.chemistry.decisions import Bound, DecisionRule, LineJudgement, Verdict, judge_line
 from assays.chemistry.lot_statistics import LotStatistics, lot_statistics
 from assays.chemistry.oxides import parse_oxide
 from assays.chemistry.purity import (
@@ -391,15 +391,16 @@ def judged_line_outcome(
             value=worst,
             limit=written,
             bound=bound,
-            comparison=Comparison(line.comparison),
-            rule=DecisionRule(line.rule),
+            comparison=line.comparison,
+            rule=line.rule,
             expanded_uncertainty=expanded,
             censored=censored and bound is Bound.MAX,
             lod=lod if censored and bound is Bound.MAX else None,
             unit=line.unit,
         )
         judgements.append((worst, judgement))
-    worst_value, judgement = max(judgements, key=lambda pair: _rank(pair[1].verdict))
+    # The worse of a line's two verdicts (a range); most lines have one bound.
+    worst_value, judgement = judgements[0] if len(judgements) == 1 else max(judgements, key=lambda pair: _RANK[pair[1].verdict])
     return LineOutcome(
         line=line,
         best=best_mean,
@@ -416,5 +417,4 @@ def judged_line_outcome(
     )
 
 
-def _rank(verdict: Verdict) -> int:
-    return {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.NOT_DETERMINABLE: 2, Verdict.FAIL: 3}[verdict]
+_RANK = {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.NOT_DETERMINABLE: 2, Verdict.FAIL: 3}

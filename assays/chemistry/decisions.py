@@ -313,6 +313,11 @@ def _show(number: Decimal, unit: str) -> str:
 def _member(kind: type[_E], given: _E | str, name: str) -> _E:
     if type(given) is kind:  # the common case, with no lookup: every line of every lot comes here
         return given
+    # Text as a specification stores it: the enum's own table of values, without Enum.__call__'s
+    # machinery (an assessment judges every line of every lot).
+    member = kind._value2member_map_.get(given) if isinstance(given, str) else None
+    if member is not None:
+        return member  # type: ignore[return-value]  # the table holds members of ``kind``
     try:
         return kind(given)
     except ValueError:

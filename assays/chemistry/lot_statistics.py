@@ -120,14 +120,24 @@ def lot_statistics(*, values: Sequence[float], u_measurement: float) -> LotStati
     """
     if isinstance(values, str | bytes):
         raise LotStatisticsError(f"values must be a sequence of numbers, not {values!r}")
-    numbers = [_finite(value, what="a sample value") for value in values]
+    numbers = list(values)
+    # Floats whose exact sum is finite are all finite (a NaN or an infinity makes it NaN or
+    # infinite): one pass over the values for the check and the mean, the common case of every
+    # line of every lot. Anything else is checked value by value, and refused by name.
+    try:
+        total = math.fsum(numbers) if all(type(value) is float for value in numbers) else math.nan
+    except (ValueError, OverflowError):  # inf - inf, or a sum past the largest float
+        total = math.nan
+    if not math.isfinite(total):
+        numbers = [_finite(value, what="a sample value") for value in numbers]
+        total = math.fsum(numbers)
     u_meas = _finite(u_measurement, what="the measurement uncertainty")
     if u_meas < 0:
         raise LotStatisticsError(f"the measurement uncertainty must be >= 0, not {u_meas!r}")
     n = len(numbers)
     if n == 0:
         raise LotStatisticsError("a lot statistic needs at least one sample value")
-    mean = math.fsum(numbers) / n
+    mean = total / n
     if n == 1:
         return LotStatistics(
             mean=mean,

@@ -114,18 +114,42 @@ class Result:
     lod: float | None = None
     u: float | None = None
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.censored, bool):
-            raise CompositionError(f"censored must be True or False, not {self.censored!r}")
-        # A censored value is a limit, and a limit below zero means nothing.
-        # Each field is set again only when checking changed it (an int made a float).
-        value = _check_number(self.value, what="a result value", non_negative=self.censored)
-        if value is not self.value:
-            object.__setattr__(self, "value", value)
-        if self.lod is not None and (lod := _check_number(self.lod, what="an LOD", non_negative=True)) is not self.lod:
-            object.__setattr__(self, "lod", lod)
-        if self.u is not None and (u := _check_number(self.u, what="a standard uncertainty", non_negative=True)) is not self.u:
-            object.__setattr__(self, "u", u)
+    # Written out rather than generated with a __post_init__: a frozen dataclass's generated
+    # __init__ sets each field through object.__setattr__, and an assessment of a product makes
+    # hundreds of thousands of Results (a quarter of reading a lot's results was their making).
+    # The slots' own descriptors set the fields once the values are checked, as the generated
+    # __init__ would; the instance stays frozen to everyone else.
+    def __init__(self, value: float, censored: bool = False, lod: float | None = None, u: float | None = None) -> None:
+        # The common case, in one expression: finite floats (a NaN fails every comparison), a
+        # bool, and no negative limit or uncertainty.
+        if (
+            type(value) is float
+            and -_INFINITY < value < _INFINITY
+            and (censored is False or (censored is True and value >= 0.0))
+            and (lod is None or (type(lod) is float and 0.0 <= lod < _INFINITY))
+            and (u is None or (type(u) is float and 0.0 <= u < _INFINITY))
+        ):
+            _set_value(self, value)
+            _set_censored(self, censored)
+            _set_lod(self, lod)
+            _set_u(self, u)
+            return
+        if not isinstance(censored, bool):
+            raise CompositionError(f"censored must be True or False, not {censored!r}")
+        # A censored value is a limit, and a limit below zero means nothing. An int becomes a float.
+        _set_value(self, _check_number(value, what="a result value", non_negative=censored))
+        _set_censored(self, censored)
+        _set_lod(self, None if lod is None else _check_number(lod, what="an LOD", non_negative=True))
+        _set_u(self, None if u is None else _check_number(u, what="a standard uncertainty", non_negative=True))
+
+
+_INFINITY = math.inf
+# The slots' descriptors (``Result.__init__``): setting through them is what object.__setattr__
+# does for a slot, without the frozen class's refusal.
+_set_value = Result.__dict__["value"].__set__
+_set_censored = Result.__dict__["censored"].__set__
+_set_lod = Result.__dict__["lod"].__set__
+_set_u = Result.__dict__["u"].__set__
 
 
 def result_from_censored(censored_value: CensoredValue, *, u: float | None) -> Result:

@@ -47,6 +47,8 @@ def exact_decimal(value: Number) -> Decimal:
     2.45 is rounded as 2.45; text is parsed as written (trailing zeros kept); NaN and infinity are
     refused, because neither may reach a comparison with a limit.
     """
+    if type(value) is float and -math.inf < value < math.inf:
+        return Decimal(repr(value))  # the common case first: every line of every lot comes here
     if isinstance(value, bool):
         # bool is an int to Python; True as a mass fraction is always a bug upstream.
         raise RoundingError(f"not a number: {value!r}")

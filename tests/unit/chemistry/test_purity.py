@@ -506,12 +506,34 @@ def test_composition_error_is_a_domain_error() -> None:
         lambda: Result(value=1.0, u=-0.1),
         lambda: Result(value=1.0, u=math.inf),
         lambda: Result(value=1.0, censored="yes"),
+        lambda: Result(value=1.0, censored=1),
+        lambda: Result(1.0, False, math.inf),
+        lambda: Result(1.0, False, None, math.nan),
+        lambda: Result(value=-math.inf, censored=False),
+        lambda: Result(value=1.0, lod="0.5"),
+        lambda: dataclasses.replace(Result(1.0, u=0.1), u=-0.1),
     ],
-    ids=["nan", "inf", "string", "bool", "none", "negative-limit", "negative-lod", "nan-lod", "negative-u", "inf-u", "censored-not-bool"],
-)
+    ids=[
+        "nan", "inf", "string", "bool", "none", "negative-limit", "negative-lod", "nan-lod", "negative-u", "inf-u",
+        "censored-not-bool", "censored-int", "inf-lod-positional", "nan-u-positional", "minus-inf", "lod-text", "replace",
+    ],
+)  # fmt: skip
 def test_a_result_that_is_not_a_finite_number_is_refused(make) -> None:
     with pytest.raises(CompositionError):
         make()
+
+
+def test_a_result_keeps_what_it_is_given_as_floats_and_cannot_be_changed() -> None:
+    # Every field set, by position and by name alike; an int becomes a float; zeros and a
+    # negative reading (not censored: a blank-corrected value) are numbers like any other.
+    for result in (Result(2, True, 2, 0), Result(value=2, censored=True, lod=2, u=0)):
+        assert (result.value, result.censored, result.lod, result.u) == (2.0, True, 2.0, 0.0)
+        assert all(type(number) is float for number in (result.value, result.lod, result.u))
+    assert Result(-0.25) == Result(value=-0.25, censored=False, lod=None, u=None)
+    assert Result(-0.0, censored=True).value == 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Result(1.0).value = 2.0
+    assert hash(Result(1.0, u=0.5)) == hash(Result(1.0, u=0.5))
 
 
 @pytest.mark.parametrize(
