@@ -1,8 +1,9 @@
 """Shared fixtures: the personas every test uses, and the service-backed test policy.
 
-Tests marked ``postgres``, ``redis`` or ``browser`` need the real service. Without it they are
-skipped with the reason; with ``LIMS_REQUIRE_SERVICES=1`` (CI) they fail instead, so a missing
-service can never turn into a green run.
+Tests marked ``postgres``, ``redis`` or ``browser`` need the real service, and ``cjk_fonts`` the
+Noto Serif CJK fonts certificates print Chinese, Japanese and Korean names with. Without them
+they are skipped with the reason; with ``LIMS_REQUIRE_SERVICES=1`` (CI) they fail instead, so a
+missing service can never turn into a green run.
 """
 
 from __future__ import annotations
@@ -39,12 +40,17 @@ def _missing_service_reason(marker: str) -> str | None:
             return "needs the playwright package"
         if not CHROMIUM:
             return "needs Debian's chromium (apt-get install chromium) or LIMS_CHROMIUM"
+    if marker == "cjk_fonts":
+        from assays.certificates.render import CJK_FONT_FAMILY, certificate_font_dirs, font_families
+
+        if CJK_FONT_FAMILY not in font_families(certificate_font_dirs()):
+            return f"needs the {CJK_FONT_FAMILY} font: apt-get install fonts-noto-cjk (or LIMS_CERTIFICATE_FONT_DIRS)"
     return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        for marker in ("postgres", "redis", "browser"):
+        for marker in ("postgres", "redis", "browser", "cjk_fonts"):
             if marker not in item.keywords:
                 continue
             reason = _missing_service_reason(marker)

@@ -9,6 +9,7 @@ reaches, so a certificate stays "being rendered" unless a test renders it on pur
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 import segno
 from django.contrib.auth.models import User
 from django.test import Client
+from pypdf import PdfReader
 
 from assays.models import (
     AuditEvent,
@@ -26,6 +28,7 @@ from assays.models import (
     LabProfile,
     LotAllocation,
     LotStatus,
+    Partner,
     SignatureMeaning,
 )
 from assays.roles import Role
@@ -383,6 +386,25 @@ def test_the_pdf_is_404_until_rendered_then_downloads_as_an_attachment(setup: Ce
     assert certificate.pdf_sha256 in part(page, "certificate-document")
     assert f'href="/certificates/{certificate.pk}/pdf/"' in page
     assert "Issued" in part(page, "certificate-status")
+
+
+@pytest.mark.cjk_fonts
+def test_a_customer_named_in_chinese_gets_a_certificate_that_prints_its_name(
+    setup: CertificateLab, qa: User, lab_signing: Any, world: World
+) -> None:
+    # The plant's customers in the supply chain's other half: the name as their purchase orders write it.
+    name = "宁波韵升股份有限公司"
+    Partner.objects.filter(pk=world.partner_a.pk).update(name=name)
+    world.partner_a.refresh_from_db()
+    LotAllocation.objects.create(lot=setup.conforming, customer=world.partner_a, mass_kg=200, reference="NB-2026-118")
+    certificate = certificate_issue(actor=qa, lot=setup.conforming, password=PASSWORD, customer=world.partner_a)
+    certificate_render(certificate_id=certificate.pk)
+    certificate.refresh_from_db()
+    assert certificate.status == CertificateStatus.ISSUED, certificate.render_error
+    response = signed_in(qa).get(f"/certificates/{certificate.pk}/pdf/")
+    pdf = b"".join(response.streaming_content)
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert name in text
 
 
 def test_a_failed_render_is_shown_and_qa_retries_it(

@@ -5,14 +5,26 @@ Each PDF is rendered once per module; every check reads the PDF's own bytes back
 from __future__ import annotations
 
 import io
+import os
 import re
+from pathlib import Path
 
 import pikepdf
 import pytest
 
 from assays.certificates.example import example_payload
 from assays.certificates.payload import PayloadError, payload_to_json
-from assays.certificates.render import CertificateRenderError, qr_code, render_certificate_pdf
+from assays.certificates.render import (
+    BUNDLED_FONT_FAMILIES,
+    CJK_FONT_FAMILY,
+    DEBIAN_CJK_FONT_DIR,
+    FONT_DIRS_VARIABLE,
+    CertificateRenderError,
+    certificate_font_dirs,
+    font_families,
+    qr_code,
+    render_certificate_pdf,
+)
 from tests.unit.certificates.pdf_content import (
     attachment_relationships,
     attachments,
@@ -102,15 +114,38 @@ def test_the_qr_code_drawn_encodes_the_verification_url(pdf: bytes) -> None:
     assert url in link_targets(pdf)
 
 
-def test_only_typst_bundled_fonts_are_used_and_embedded(pdf: bytes) -> None:
+def _font_names(pdf: bytes) -> set[str]:
     with pikepdf.open(io.BytesIO(pdf)) as document:
-        names = {
+        return {
             str(obj.BaseFont).split("+")[-1]
             for obj in document.objects
             if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font"
         }
+
+
+def test_a_latin_certificate_uses_and_embeds_only_typst_bundled_fonts(pdf: bytes) -> None:
+    names = _font_names(pdf)
     assert names
     assert all(name.startswith(("LibertinusSerif", "DejaVuSansMono")) for name in names), names
+
+
+@pytest.mark.cjk_fonts
+def test_having_the_cjk_fonts_changes_no_byte_of_a_certificate_that_does_not_need_them(pdf: bytes) -> None:
+    assert CJK_FONT_FAMILY in font_families(certificate_font_dirs())
+    assert render_certificate_pdf(payload=PAYLOAD, attachments=ATTACHMENTS, font_dirs=()) == pdf
+
+
+@pytest.mark.cjk_fonts
+def test_a_chinese_japanese_or_korean_name_is_printed_in_noto_serif_cjk_and_reads_back() -> None:
+    payload = example_payload()
+    name = "包头稀土研究院 (信越化学工業株式会社, 한국희토류)"
+    payload["customer"]["name"] = name
+    pdf = render_certificate_pdf(payload=payload, attachments={})
+    assert pdfa_problems(pdf) == []
+    assert name in page_texts(pdf)[0]  # a ToUnicode map: searchable and copyable, not only drawn
+    assert any(font.startswith("NotoSerifCJK") for font in _font_names(pdf)), _font_names(pdf)
+    # The same bytes again: the CJK font is as deterministic as the bundled ones.
+    assert render_certificate_pdf(payload=payload, attachments={}) == pdf
 
 
 def test_the_same_payload_gives_the_same_bytes_and_the_issue_time_dates_the_pdf(pdf: bytes) -> None:
@@ -165,8 +200,30 @@ def test_bad_attachments_are_refused_with_the_reason(name: str, content: object,
         render_certificate_pdf(payload=PAYLOAD, attachments={name: content})  # type: ignore[dict-item]
 
 
-def test_text_no_bundled_font_can_print_is_refused_not_printed_blank() -> None:
+def test_without_the_cjk_fonts_a_cjk_name_is_refused_saying_which_fonts_to_install() -> None:
     payload = example_payload()
     payload["customer"]["name"] = "包头稀土"
-    with pytest.raises(CertificateRenderError, match="could not be displayed"):
+    with pytest.raises(CertificateRenderError, match="could not be displayed") as refused:
+        render_certificate_pdf(payload=payload, attachments={}, font_dirs=())
+    assert "包" in str(refused.value)
+    assert "fonts-noto-cjk" in str(refused.value)
+    assert FONT_DIRS_VARIABLE in str(refused.value)
+
+
+def test_text_no_font_can_print_is_refused_not_printed_blank() -> None:
+    payload = example_payload()
+    payload["customer"]["name"] = "राष्ट्रीय दुर्लभ पृथ्वी"  # Devanagari: in none of the fonts, CJK or not
+    with pytest.raises(CertificateRenderError, match="could not be displayed") as refused:
         render_certificate_pdf(payload=payload, attachments={})
+    assert "the fonts are Libertinus Serif, DejaVu Sans Mono" in str(refused.value)
+
+
+def test_the_font_folders_come_from_the_setting_else_from_debians_cjk_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(FONT_DIRS_VARIABLE, os.pathsep.join([str(tmp_path), "", "/opt/fonts"]))
+    assert certificate_font_dirs() == (str(tmp_path), "/opt/fonts")
+    monkeypatch.setenv(FONT_DIRS_VARIABLE, "")
+    assert certificate_font_dirs() == ()  # set but empty: the bundled fonts only
+    monkeypatch.delenv(FONT_DIRS_VARIABLE)
+    assert certificate_font_dirs() == ((DEBIAN_CJK_FONT_DIR,) if os.path.isdir(DEBIAN_CJK_FONT_DIR) else ())
+    # A folder without the CJK font leaves the template the bundled families, which it always has.
+    assert font_families((str(tmp_path),)) == BUNDLED_FONT_FAMILIES
