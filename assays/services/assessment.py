@@ -187,7 +187,10 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     # Per lot, per sample code, per key: the latest result (a later row supersedes).
     latest: dict[int, dict[str, dict[str, Result]]] = defaultdict(lambda: defaultdict(dict))
     notes: dict[int, list[str]] = defaultdict(list)
+    # This loop runs once per result of every lot assessed (240,000 for a product's 2,000 lots):
+    # what it looks up is bound to locals once, as plain strings rather than enum members.
     hypot = math.hypot
+    solution, less_than, per_unit, plans_get = Basis.SOLUTION.value, Qualifier.LESS_THAN.value, _MG_KG_PER, plans.get
     # Rows come an acquisition at a time, so a run of rows names one sample: its lot, code and
     # results are looked up when the sample changes, not per row.
     current_sample_id: int | None = None
@@ -195,7 +198,7 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     target: dict[str, Result] | None = None
     for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod, expanded_u, coverage_factor in rows:
         pair = (method_id, analyte_id)
-        plan = plans.get(pair, _UNSEEN)
+        plan = plans_get(pair, _UNSEEN)
         if plan is _UNSEEN:
             plan = plans[pair] = _plan(keys[analyte_id], channels.get(pair), manual=manual[method_id])
         if plan is None:
@@ -204,12 +207,13 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
         if sample_id != current_sample_id:
             current_sample_id, target = sample_id, None
             sample, lot_id = samples[sample_id]
-        if basis == Basis.SOLUTION or unit not in _MG_KG_PER:
+        unit_per_mg_kg = per_unit.get(unit)
+        if unit_per_mg_kg is None or basis == solution:
             notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
             continue
         # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
-        scale = _MG_KG_PER[unit] / per
-        censored = qualifier == Qualifier.LESS_THAN
+        scale = unit_per_mg_kg / per
+        censored = qualifier == less_than
         amount = value * scale
         if censored:
             u = None  # LOD/√12, by the censoring convention
@@ -225,7 +229,7 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
             u = None
         if target is None:  # made on the sample's first usable result: a sample with none has no entry
             target = latest[lot_id][sample]
-        target[key] = Result(amount, censored=censored, lod=lod * scale if lod is not None else None, u=u)
+        target[key] = Result(amount, censored, None if lod is None else lod * scale, u)
     return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
 
 
