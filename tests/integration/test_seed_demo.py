@@ -393,6 +393,45 @@ def test_the_demo_lots_show_each_assessment_outcome_with_its_flag():
     assert (fe["verdict"], fe["maximum"]) == ("fail", "50")
 
 
+def test_the_nd2o3_lots_of_the_spring_and_summer_give_the_lot_pages_trend_a_history():
+    """Eight earlier Nd2O3 lots, all conforming, with the praseodymium creeping up over the summer
+    until the separation circuit was re-balanced: the trend on the autumn lot's page shows the
+    relative purity falling towards the 4N minimum and recovering."""
+    from assays.models import LotAssessment
+    from assays.selectors.purity_trend import purity_trend
+    from assays.services.demo import US_ND_HISTORY
+
+    _seed()
+    history = [code for code, *_ in US_ND_HISTORY]
+    for code in history:
+        lot = Lot.objects.get(code=code)
+        assert LotAssessment.objects.filter(lot=lot).latest("assessed_at").status == "conforming", code
+        assert lot.status == "assessed"
+        assert _lineage_reaches_feedstock(lot)
+    assert not Flag.objects.filter(lot__code__in=history).exists()
+
+    autumn = Lot.objects.get(code="US1-ND-26-0201")
+    qa = get_user_model().objects.get(username="qa_manager")  # QA across both sites
+    trend = purity_trend(actor=qa, lot=autumn)
+    assert trend is not None
+    assert [point.lot_code for point in trend.points] == [*history, autumn.code]
+    assert trend.spec_minimum == "99.99"
+    summer = trend.points[: len(history)]
+    assert all(point.verdict == "pass" and point.relative_purity_pct is not None for point in summer)
+    purity = [point.relative_purity_pct or 0.0 for point in summer]
+    # Each lot purer or less pure as its praseodymium fell or rose, the worst in August, and every
+    # one above the minimum.
+    praseodymium = [float(pr) for *_, pr in US_ND_HISTORY]
+    assert sorted(range(len(purity)), key=purity.__getitem__) == sorted(range(len(praseodymium)), key=lambda i: -praseodymium[i])
+    assert min(purity) == purity[history.index("US1-ND-26-0107")] > 99.99
+
+    client = Client()
+    client.force_login(qa)
+    page = client.get(f"/lots/{autumn.code}/").content.decode()
+    assert page.count('class="point') >= len(history) + 1
+    assert all(code in page for code in history)
+
+
 def test_what_the_demo_types_in_has_uncertainty_models_so_loi_treo_and_the_main_oxide_show_their_u():
     # LOI and chloride are typed in; the demo's manual method gives them channels with the lab's
     # models, so the Tb4O7 lot's LOI line (two samples at 0.31 %) has U = 2 u(0.31 %), no spread,
