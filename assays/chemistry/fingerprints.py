@@ -18,6 +18,7 @@ Two versions, told apart by their hex digits' case:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -41,23 +42,33 @@ def inputs_fingerprint(*, spec_id: int, samples: Sequence[SampleInput]) -> str:
     """Version 2: upper-case hex. ``samples`` in the order the assessment takes them (by code);
     each sample's results are taken in key order, whatever order they came in."""
     parts = [_VERSION_2, _text(str(spec_id))]
-    pack = _RESULT.pack
+    append, pack, tagged, none = parts.append, _RESULT.pack, _tagged, _NONE
     for sample in samples:
-        parts += (_SAMPLE, _text(sample.code))
+        append(_SAMPLE)
+        append(_text(sample.code))
         for tag, results in ((_ELEMENT, sample.elements), (_ANION, sample.anions)):
             for key in sorted(results):
                 result = results[key]
                 lod, u = result.lod, result.u
-                parts += (tag, _text(key), pack(result.value, result.censored, _NONE if lod is None else lod, _NONE if u is None else u))
+                append(tagged(tag, key))
+                append(pack(result.value, result.censored, none if lod is None else lod, none if u is None else u))
         loi = sample.loi_percent
         if loi is not None:
-            parts += (_LOI, pack(loi.value, loi.censored, _NONE if loi.lod is None else loi.lod, _NONE if loi.u is None else loi.u))
+            append(_LOI)
+            append(pack(loi.value, loi.censored, none if loi.lod is None else loi.lod, none if loi.u is None else loi.u))
     return hashlib.sha256(b"".join(parts)).hexdigest().upper()
 
 
 def _text(value: str) -> bytes:
     encoded = value.encode()
     return _LENGTH.pack(len(encoded)) + encoded
+
+
+# A result's tag and key, encoded once per analyte rather than once per result (a reassessment
+# fingerprints every result of every lot of the product: a quarter of the time went here).
+@functools.lru_cache(maxsize=4096)
+def _tagged(tag: bytes, key: str) -> bytes:
+    return tag + _text(key)
 
 
 def may_be_version_1(fingerprint: str) -> bool:
