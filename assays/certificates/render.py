@@ -110,6 +110,11 @@ def certificate_font_dirs() -> tuple[str, ...]:
     return (DEBIAN_CJK_FONT_DIR,) if os.path.isdir(DEBIAN_CJK_FONT_DIR) else ()
 
 
+def _folders(font_dirs: Sequence[str] | None) -> tuple[str, ...]:
+    """The font folders a call names, else the installation's (``certificate_font_dirs``)."""
+    return certificate_font_dirs() if font_dirs is None else tuple(font_dirs)
+
+
 @functools.lru_cache(maxsize=16)
 def font_families(font_dirs: tuple[str, ...]) -> tuple[str, ...]:
     """The families the template uses with ``font_dirs``: the bundled ones, then the CJK one when
@@ -126,7 +131,7 @@ def compile_inputs(
 ) -> CompileInputs:
     """Check the payload and the attachments and turn them into Typst's inputs (``font_dirs``:
     ``certificate_font_dirs()`` unless given)."""
-    folders = certificate_font_dirs() if font_dirs is None else tuple(font_dirs)
+    folders = _folders(font_dirs)
     checked = validate_payload(payload)
     files = []
     for name, content in sorted(attachments.items()):
@@ -151,7 +156,7 @@ def compile_inputs(
 
 def bare_compile_arguments(*, font_dirs: Sequence[str] | None = None) -> dict[str, Any]:
     """The arguments a plain ``typst.compile`` needs to print this template as we do (the bench)."""
-    folders = certificate_font_dirs() if font_dirs is None else tuple(font_dirs)
+    folders = _folders(font_dirs)
     return {"root": str(TEMPLATE_DIR), "ignore_system_fonts": True, "font_paths": list(folders), "pdf_standards": PDF_STANDARD}
 
 
@@ -165,7 +170,7 @@ def render_certificate_pdf(
     and ``CertificateRenderError`` when Typst cannot print it. Typst's warnings are errors here: an
     archival document is not issued with a layout problem nobody looked at.
     """
-    folders = certificate_font_dirs() if font_dirs is None else tuple(font_dirs)
+    folders = _folders(font_dirs)
     inputs = compile_inputs(payload=payload, attachments=attachments, font_dirs=folders)
     with _COMPILER_LOCK:
         compiler = _compiler(folders)
