@@ -28,7 +28,7 @@ zero of an absent element would lose).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +43,6 @@ from assays.chemistry.assessment import (
     assess_lot,
     judged_line_outcome,
     lot_outcome,
-    missing_analytes,
     sample_composition,
 )
 from assays.chemistry.elements import ELEMENTS, UnknownElementError
@@ -56,9 +55,9 @@ from assays.chemistry.purity import (
     Convention,
     Result,
     quadrature,
-    result_uncertainty,
     scaled,
 )
+from assays.chemistry.result_table import Kind, ResultTable
 
 _QUANTITIES = frozenset(
     {"oxide", "element", "anion", "sum_re_impurities", "sum_non_re", "treo", "main_oxide", "relative_purity", "loi", "ratio"}
@@ -71,19 +70,28 @@ _RELATIVE_PURITY_SCALE = HUNDRED_PERCENT / MG_KG_PER_PERCENT
 
 def assess_lots(*, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> list[LotOutcome]:
     """``assess_lot(samples=lot, spec=spec)`` for each of ``lots``, in order."""
+    table = ResultTable.of_lots(list(enumerate(lots)))
+    return assess_table(table=table, positions=range(len(lots)), spec=spec)
+
+
+def assess_table(*, table: ResultTable, positions: Sequence[int], spec: Specification) -> list[LotOutcome]:
+    """``assess_lot(samples=table.samples(position), spec=spec)`` for each of ``positions`` (lots
+    of the table), in order; the ``SampleInput``s are made only for the lots the batch leaves to
+    ``assess_lot``."""
     needs = _needs(spec)
     if needs is None:
-        return [assess_lot(samples=samples, spec=spec) for samples in lots]
+        return [assess_lot(samples=table.samples(position), spec=spec) for position in positions]
+    batchable = _batchable(table, positions, spec, needs)
     outcomes: list[LotOutcome | None] = [
-        None if _batchable(samples, spec, needs) else assess_lot(samples=samples, spec=spec) for samples in lots
+        None if ok else assess_lot(samples=table.samples(position), spec=spec) for position, ok in zip(positions, batchable, strict=True)
     ]
     batch = [index for index, outcome in enumerate(outcomes) if outcome is None]
     if batch:
-        table = _Table([lots[index] for index in batch], spec)
-        for index, outcome in zip(batch, table.outcomes(), strict=True):
-            outcomes[index] = outcome if outcome is not None else assess_lot(samples=lots[index], spec=spec)
+        judged_together = _Table(table, [positions[index] for index in batch], spec)
+        for index, outcome in zip(batch, judged_together.outcomes(), strict=True):
+            outcomes[index] = outcome if outcome is not None else assess_lot(samples=table.samples(positions[index]), spec=spec)
     judged = [outcome for outcome in outcomes if outcome is not None]
-    assert len(judged) == len(lots), "every lot has its outcome"
+    assert len(judged) == len(positions), "every lot has its outcome"
     return judged
 
 
@@ -124,22 +132,66 @@ def _needs(spec: Specification) -> _Needs | None:
     )
 
 
-def _batchable(samples: Sequence[SampleInput], spec: Specification, needs: _Needs) -> bool:
-    """Whether ``assess_lot`` would compute every line of this lot (rather than decide it is
-    insufficient, or fail a composition or a line)."""
-    if not samples or missing_analytes(samples, spec):
-        return False
+def _batchable(table: ResultTable, positions: Sequence[int], spec: Specification, needs: _Needs) -> list[bool]:
+    """Per lot, whether ``assess_lot`` would compute every line of it (rather than decide it is
+    insufficient, or fail a composition or a line): every sample has the required analytes and
+    what the lines read, and makes a composition."""
+    starts, ends = table.sample_start[:-1][positions], table.sample_start[1:][positions]
     try:
-        compositions = [sample_composition(sample, spec) for sample in samples]
+        sample_composition(SampleInput("", {}), spec)  # what the specification alone makes impossible
     except AssessmentError:
-        return False
-    return all(
-        needs.formulas <= {composition.oxides[symbol] for symbol in sample.elements}
-        and needs.elements <= sample.elements.keys()
-        and needs.anions <= sample.anions.keys()
-        and (sample.loi_percent is not None or not needs.loi)
-        for sample, composition in zip(samples, compositions, strict=True)
+        return [False] * len(positions)
+    samples = np.concatenate(
+        [np.arange(start, end) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)] + [np.zeros(0, np.intp)]
     )
+    # Which keys each sample has (samples of these lots only).
+    counts = np.diff(table.entry_start)[samples]
+    entries = np.concatenate(
+        [np.arange(table.entry_start[sample], table.entry_start[sample + 1]) for sample in samples.tolist()] + [np.zeros(0, np.intp)]
+    )
+    has = np.zeros((len(samples), len(table.keys) + 1), dtype=bool)  # a last column that no sample has
+    has[np.repeat(np.arange(len(samples)), counts), table.key[entries]] = True
+    position = {(kind, name): index for index, (name, kind) in enumerate(zip(table.keys, table.kinds, strict=True))}
+    by_name = {name: index for index, name in enumerate(table.keys)}
+    absent = len(table.keys)
+    ok = np.ones(len(samples), dtype=bool)
+    # missing_analytes: a required name, whichever mapping it is in.
+    for name in spec.required:
+        ok &= has[:, by_name.get(name, absent)]
+    for name in needs.elements:
+        ok &= has[:, position.get((Kind.ELEMENT, name), absent)]
+    for name in needs.anions:
+        ok &= has[:, position.get((Kind.ANION, name), absent)]
+    if needs.loi:
+        ok &= has[:, position.get((Kind.LOI, "LOI"), absent)]
+    # sample_composition, element by element: what it checks of an element depends on the symbol
+    # alone (known, with a reporting oxide that parses), so each measured symbol is checked once, by
+    # sample_composition itself, which also gives its reporting oxide.
+    reporting: dict[int, str] = {}
+    for index, (name, kind) in enumerate(zip(table.keys, table.kinds, strict=True)):
+        if kind is not Kind.ELEMENT or not has[:, index].any():
+            continue
+        try:
+            composition = sample_composition(SampleInput("", {name: Result(1.0)}), spec)
+        except AssessmentError:
+            ok &= ~has[:, index]
+            continue
+        reporting[index] = composition.oxides[name]
+    for formula in needs.formulas:
+        reported = [index for index, oxide in reporting.items() if oxide == formula]
+        ok &= has[:, reported].any(axis=1) if reported else False
+    # An LOI that leaves no ignited material (its upper value >= 100 %) makes no composition.
+    loi = position.get((Kind.LOI, "LOI"))
+    if loi is not None:
+        at = entries[table.key[entries] == loi]
+        upper = np.where(table.censored[at], table.value[at], np.where(table.value[at] < 0.0, 0.0, table.value[at]))
+        sample_of = np.repeat(np.arange(len(samples)), counts)[table.key[entries] == loi]
+        ok[sample_of[upper >= HUNDRED_PERCENT]] = False
+    # Per lot: samples, all of them good.
+    lot_of_sample = np.repeat(np.arange(len(positions)), ends - starts)
+    bad = np.bincount(lot_of_sample[~ok], minlength=len(positions))
+    batchable: list[bool] = ((bad == 0) & (ends > starts)).tolist()
+    return batchable
 
 
 def _ratio_numerator(line: Line, spec: Specification) -> list[str] | None:
@@ -171,28 +223,24 @@ class _Results:
     u_known: np.ndarray  # bool
 
     @classmethod
-    def of(cls, mappings: Sequence[Mapping[str, Result]], columns: list[str]) -> _Results:
-        position = {name: index for index, name in enumerate(columns)}
-        shape = (len(mappings), len(columns))
+    def of(cls, entries: np.ndarray, samples: np.ndarray, table: ResultTable, keys: list[int], samples_in_all: int) -> _Results:
+        """The results of ``entries`` of ``table`` (their sample's row in ``samples``) whose key is one
+        of ``keys`` (the columns, in order)."""
+        names = [table.keys[key] for key in keys]
+        column_of_key = np.full(len(table.keys), -1, dtype=np.intp)
+        column_of_key[keys] = np.arange(len(keys))
+        columns = column_of_key[table.key[entries]]
+        mine = columns >= 0
+        at = (samples[mine], columns[mine])
+        chosen = entries[mine]
+        shape = (samples_in_all, len(keys))
         value, u = np.zeros(shape), np.zeros(shape)
         censored, present, u_known = np.zeros(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool)
-        rows: list[int] = []
-        cols: list[int] = []
-        values: list[float] = []
-        flags: list[bool] = []
-        uncertainties: list[float] = []
-        known: list[bool] = []
-        for row, mapping in enumerate(mappings):
-            for name, result in mapping.items():
-                rows.append(row)
-                cols.append(position[name])
-                values.append(result.value)
-                flags.append(result.censored)
-                uncertainties.append(0.0 if result.u is None else result.u)
-                known.append(result.u is not None)
-        at = (np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp))
-        value[at], censored[at], present[at], u[at], u_known[at] = values, flags, True, uncertainties, known
-        return cls(columns, value, censored, present, u, u_known)
+        own_u = table.u[chosen]
+        known = ~np.isnan(own_u)
+        value[at], censored[at], present[at] = table.value[chosen], table.censored[chosen], True
+        u[at], u_known[at] = np.where(known, own_u, 0.0), known
+        return cls(names, value, censored, present, u, u_known)
 
     def result_values(self, fraction: float) -> np.ndarray:
         """``purity.result_value`` of every result: a censored one as ``fraction`` of its limit,
@@ -212,32 +260,58 @@ class _Results:
 class _Table:
     """The lots' samples as arrays, and what ``purity.sample_quantities`` derives from them."""
 
-    def __init__(self, lots: Sequence[Sequence[SampleInput]], spec: Specification) -> None:
-        self.lots = lots
+    def __init__(self, table: ResultTable, positions: Sequence[int], spec: Specification) -> None:
         self.spec = spec
-        self.samples = [sample for lot in lots for sample in lot]
-        treo = spec.treo_elements
-        symbols = sorted(
-            {symbol for sample in self.samples for symbol in sample.elements}, key=lambda symbol: ELEMENTS[symbol].atomic_number
+        firsts = [int(table.sample_start[position]) for position in positions]
+        lasts = [int(table.sample_start[position + 1]) for position in positions]
+        self.lot_sizes = [last - first for first, last in zip(firsts, lasts, strict=True)]
+        samples = np.concatenate([np.arange(first, last) for first, last in zip(firsts, lasts, strict=True)] + [np.zeros(0, np.intp)])
+        self.sample_count = count = len(samples)
+        counts = np.diff(table.entry_start)[samples]
+        entries = np.concatenate(
+            [np.arange(table.entry_start[sample], table.entry_start[sample + 1]) for sample in samples.tolist()] + [np.zeros(0, np.intp)]
         )
-        re = [symbol for symbol in symbols if symbol in treo and symbol not in spec.main]
-        non_re = [symbol for symbol in symbols if symbol not in treo and symbol not in spec.main]
-        main = [symbol for symbol in symbols if symbol in spec.main]
+        row = np.repeat(np.arange(count), counts)  # each entry's sample, as a row of the arrays
+        used = np.zeros(len(table.keys), dtype=bool)
+        used[table.key[entries]] = True
+        of_kind = {kind: [key for key in range(len(table.keys)) if used[key] and table.kinds[key] is kind] for kind in Kind}
+        treo = spec.treo_elements
+        symbols = sorted(of_kind[Kind.ELEMENT], key=lambda key: ELEMENTS[table.keys[key]].atomic_number)
+        re = [key for key in symbols if table.keys[key] in treo and table.keys[key] not in spec.main]
+        non_re = [key for key in symbols if table.keys[key] not in treo and table.keys[key] not in spec.main]
+        main = [key for key in symbols if table.keys[key] in spec.main]
         # Columns by group (the order of purity.py's sums), each by atomic number (its order of terms).
         self.re_columns = slice(0, len(re))
         self.non_re_columns = slice(len(re), len(re) + len(non_re))
-        self.elements = _Results.of([sample.elements for sample in self.samples], re + non_re + main)
+        self.elements = _Results.of(entries, row, table, re + non_re + main, count)
         self.formulas = _reporting_oxides(spec, self.elements.columns)
         self.factors = np.array([oxide_factor(formula) for formula in self.formulas])
-        self.anions = _Results.of(
-            [sample.anions for sample in self.samples], sorted({name for sample in self.samples for name in sample.anions})
-        )
-        self.loi = _Results.of([{} if sample.loi_percent is None else {"LOI": sample.loi_percent} for sample in self.samples], ["LOI"])
+        self.anions = _Results.of(entries, row, table, sorted(of_kind[Kind.ANION], key=lambda key: table.keys[key]), count)
+        if of_kind[Kind.LOI]:
+            self.loi = _Results.of(entries, row, table, of_kind[Kind.LOI], count)
+        else:  # no sample has LOI: a column all absent
+            self.loi = _Results(["LOI"], *(np.zeros((count, 1), dtype) for dtype in (float, bool, bool, float, bool)))
         self.u_elements = self.elements.result_uncertainties()
         self.u_oxides = self.factors * self.u_elements
         self.u_anions = self.anions.result_uncertainties()
         self.elements_u_known = self.elements.uncertainty_known()
         self.anions_u_known = self.anions.uncertainty_known()
+        # Per sample, as purity.py takes them: the quadrature of its anions' u in the sample's own
+        # order (a hypot of several terms may differ in its last bit with their order), and LOI's u.
+        anion_terms: list[list[float | None]] = [[] for _ in range(count)]
+        self.u_loi: list[float | None] = [0.0] * count
+        values, censored, own_u = table.value[entries].tolist(), table.censored[entries].tolist(), table.u[entries].tolist()
+        kinds = [table.kinds[key] for key in table.key[entries].tolist()]
+        for index, (sample, kind) in enumerate(zip(row.tolist(), kinds, strict=True)):
+            if kind is Kind.ELEMENT:
+                continue
+            # purity.result_uncertainty under the best convention: LOD/√12 when censored.
+            u = values[index] / SQRT_12 if censored[index] else (None if math.isnan(own_u[index]) else own_u[index])
+            if kind is Kind.ANION:
+                anion_terms[sample].append(u)
+            else:
+                self.u_loi[sample] = u
+        self.u_anion_sum = [quadrature(terms) for terms in anion_terms]
 
     def outcomes(self) -> list[LotOutcome | None]:
         """Each lot's outcome; None for a lot ``assess_lot`` must judge (see the module docstring)."""
@@ -250,7 +324,7 @@ class _Table:
             values.anions.append(anions.result_values(fraction))
             values.loi.append(loi.result_values(fraction)[:, 0])
             values.sums.append(self._sums(values.oxides[-1], values.anions[-1], values.loi[-1]))
-        refused = np.zeros(len(self.samples), bool)
+        refused = np.zeros(self.sample_count, bool)
         for sums in values.sums:
             refused |= (sums["main_oxide"] < 0) | (sums["treo"] <= 0)
         # A -0.0 anywhere: the sign of a sum of zeros is the terms' business (module docstring).
@@ -260,8 +334,8 @@ class _Table:
         per_line = [self._line_values(line, values, u) for line in spec.lines]
         outcomes: list[LotOutcome | None] = []
         start = 0
-        for lot in self.lots:
-            end = start + len(lot)
+        for size in self.lot_sizes:
+            end = start + size
             if refused[start:end].any():
                 outcomes.append(None)
                 start = end
@@ -323,17 +397,13 @@ class _Table:
         out: dict[str, list[float | None]] = {
             key: [] for key in ("re", "non_re", "loi", "main_oxide", "treo", "relative_purity", "main_ignited")
         }
-        for index, sample in enumerate(self.samples):
+        for index in range(self.sample_count):
             if refused[index]:
                 for column in out.values():
                     column.append(None)  # never read: the lot goes to assess_lot
                 continue
             re, non_re = u_re[index], u_non_re[index]
-            # The sample's own order of anions, as purity.py takes them: a hypot of several terms
-            # may differ in its last bit with their order.
-            anion = quadrature(result_uncertainty(result, convention=Convention.BEST) for result in sample.anions.values())
-            loi = sample.loi_percent
-            u_loi = 0.0 if loi is None else result_uncertainty(loi, convention=Convention.BEST)
+            anion, u_loi = self.u_anion_sum[index], self.u_loi[index]
             impurities = scaled(quadrature((re, non_re, anion)), _PER_PERCENT)
             out["re"].append(re)
             out["non_re"].append(non_re)
@@ -355,7 +425,7 @@ class _Table:
         a line of a derived quantity), in the line's unit."""
         spec, percent = self.spec, line.unit == "%"
         divisors = [sums["divisor"] for sums in values.sums] if spec.ignited else None
-        samples = len(self.samples)
+        samples = self.sample_count
         censored = [False] * samples
         if line.quantity in ("oxide", "element") and line.element in self.elements.columns:
             column = self.elements.columns.index(line.element)

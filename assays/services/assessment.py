@@ -27,18 +27,21 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, F, FloatField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from assays.bulk_insert import insert_all
 from assays.chemistry import assessment as core
 from assays.chemistry import lot_batch
-from assays.chemistry.fingerprints import inputs_fingerprint, inputs_fingerprint_version_1, may_be_version_1
+from assays.chemistry.fingerprints import inputs_fingerprint_version_1, may_be_version_1, table_fingerprints
 from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
+from assays.chemistry.result_table import Kind, ResultTable
 from assays.errors import NotFoundError
 from assays.importers.analytes import LOI, NAMED_ANALYTES
 from assays.importers.text import cyclic_gc_paused
@@ -57,6 +60,7 @@ from assays.models import (
     LotAssessment,
     LotKind,
     LotStatus,
+    Measurement,
     Method,
     MethodChannel,
     Qualifier,
@@ -140,41 +144,31 @@ def lot_results(*, lot: Lot) -> LotResults:
 
 
 def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
-    """``lot_results`` of many lots: one query for all their accepted results, and small ones for
-    the samples, analytes, methods and channels those name. Every lot asked for has an entry (no
-    results: no samples)."""
-    wanted = list(lot_ids)
-    # Narrow rows of ids and numbers, sorted by the database: the names they point to are read
-    # once each below, not once per result.
-    rows = list(
-        ResultAcceptance.objects.filter(
-            state="accepted",
-            evaluation__is_current=True,
-            measurement__acquisition__sample__lot_id__in=wanted,
-            measurement__acquisition__qc_role="",
-        )
-        # Oldest first, so that a later accepted result of the same element supersedes.
-        .order_by("measurement__acquisition__run__imported_at", "measurement__acquisition__run_id", "measurement__acquisition__sequence")
-        .values_list(
-            "measurement__acquisition__sample_id",
-            "measurement__acquisition__run__method_id",
-            "measurement__analyte_id",
-            "measurement__value",
-            "measurement__qualifier",
-            "measurement__unit",
-            "measurement__basis",
-            "measurement__lod",
-            "measurement__expanded_u",
-            "measurement__coverage_factor",
-        )
-    )
+    """``lot_results`` of many lots. Every lot asked for has an entry (no results: no samples)."""
+    table = lots_result_table(lot_ids=lot_ids)
+    return {lot_id: LotResults(table.samples(position), table.notes[position]) for position, lot_id in enumerate(table.lot_ids)}
+
+
+def lots_result_table(*, lot_ids: Collection[int]) -> ResultTable:
+    """The lots' results (``lot_results``) as a table of columns: one query for all their accepted
+    results, and small ones for the samples, analytes, methods and channels those name. Lots in
+    the order given, each once.
+
+    A reassessment reads a product's every result (240,000 for 2,000 lots): each step below is one
+    numpy operation over all rows, or a Python loop over the few distinct methods and analytes,
+    never a Python object per result."""
+    wanted = list(dict.fromkeys(lot_ids))
+    rows = _accepted_rows(wanted)
+    sample_column, method_column, analyte_column = rows["sample"], rows["method"], rows["analyte"]
     samples = {pk: (code, lot_id) for pk, code, lot_id in Sample.objects.filter(lot_id__in=wanted).values_list("pk", "code", "lot_id")}
-    method_ids = {row[1] for row in rows}
+    method_ids = set(np.unique(method_column).tolist())
     manual = dict(Method.objects.filter(pk__in=method_ids).values_list("pk", "is_manual"))
     # An analyte's key: its element's symbol, or its name (LOI, an anion).
-    keys = {
+    key_of_analyte = {
         pk: (symbol or name, bool(symbol))
-        for pk, symbol, name in Analyte.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "element__symbol", "name")
+        for pk, symbol, name in Analyte.objects.filter(pk__in=np.unique(analyte_column).tolist()).values_list(
+            "pk", "element__symbol", "name"
+        )
     }
     channels: dict[tuple[int, int], tuple[str, float, float]] = {}
     for method_id, analyte_id, role, a, b in MethodChannel.objects.filter(method_id__in=method_ids).values_list(
@@ -182,60 +176,223 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     ):
         model_uncertainty(value=0.0, a=a, b=b)  # a model that cannot be used fails here, once, not per result
         channels[(method_id, analyte_id)] = (role, a, b)
-    # What a (method, analyte) pair's results become, worked out once per pair rather than per row.
-    plans: dict[tuple[int, int], _Plan | None] = {}
-    # Per lot, per sample code, per key: the latest result (a later row supersedes).
-    latest: dict[int, dict[str, dict[str, Result]]] = defaultdict(lambda: defaultdict(dict))
-    notes: dict[int, list[str]] = defaultdict(list)
-    # This loop runs once per result of every lot assessed (240,000 for a product's 2,000 lots):
-    # what it looks up is bound to locals once, as plain strings rather than enum members.
-    hypot = math.hypot
-    solution, less_than, per_unit, plans_get = Basis.SOLUTION.value, Qualifier.LESS_THAN.value, _MG_KG_PER, plans.get
-    # Rows come an acquisition at a time, so a run of rows names one sample: its lot, code and
-    # results are looked up when the sample changes, not per row.
-    current_sample_id: int | None = None
-    sample, lot_id = "", 0
-    target: dict[str, Result] | None = None
-    for sample_id, method_id, analyte_id, value, qualifier, unit, basis, lod, expanded_u, coverage_factor in rows:
-        pair = (method_id, analyte_id)
-        plan = plans_get(pair, _UNSEEN)
-        if plan is _UNSEEN:
-            plan = plans[pair] = _plan(keys[analyte_id], channels.get(pair), manual=manual[method_id])
+
+    # What each (method, analyte) pair's results become, worked out once per pair.
+    pairs, pair_of_row = np.unique(method_column * (int(analyte_column.max(initial=0)) + 1) + analyte_column, return_inverse=True)
+    keys: list[str] = []
+    key_position: dict[str, int] = {}
+    pair_key, pair_per = np.full(len(pairs), -1, dtype=np.intp), np.ones(len(pairs))
+    pair_a, pair_b = np.full(len(pairs), math.nan), np.full(len(pairs), math.nan)
+    first_row_of_pair = np.zeros(len(pairs), dtype=np.intp)
+    first_row_of_pair[pair_of_row[::-1]] = np.arange(len(sample_column))[::-1]
+    for index, row in enumerate(first_row_of_pair.tolist()):
+        method_id, analyte_id = int(method_column[row]), int(analyte_column[row])
+        plan = _plan(key_of_analyte[analyte_id], channels.get((method_id, analyte_id)), manual=manual[method_id])
         if plan is None:
             continue
         key, per, model_a, model_b = plan
-        if sample_id != current_sample_id:
-            current_sample_id, target = sample_id, None
-            sample, lot_id = samples[sample_id]
-        unit_per_mg_kg = per_unit.get(unit)
-        if unit_per_mg_kg is None or basis == solution:
-            notes[lot_id].append(f"sample {sample}: a {key} result in {unit} ({basis}) cannot be used (no mass or volume)")
-            continue
-        # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
-        scale = unit_per_mg_kg / per
-        censored = qualifier == less_than
-        amount = value * scale
-        if censored:
-            u = None  # LOD/√12, by the censoring convention
-        elif expanded_u is not None and coverage_factor is not None:  # both or neither (a constraint)
-            # The result's own uncertainty as its report states it (an outside laboratory's U and
-            # k), which says more about this result than our method's model.
-            u = expanded_u / coverage_factor * scale
-        elif model_a is not None and model_b is not None:
-            # model_uncertainty's formula (a in mg/kg, b relative); its checks ran once for the
-            # channel above, and Result checks the amount.
-            u = hypot(model_a, model_b * amount)
-        else:
-            u = None
-        if target is None:  # made on the sample's first usable result: a sample with none has no entry
-            target = latest[lot_id][sample]
-        target[key] = Result(amount, censored, None if lod is None else lod * scale, u)
-    return {lot_id: _lot_results(latest.get(lot_id, {}), notes.get(lot_id, [])) for lot_id in lot_ids}
+        if key not in key_position:
+            key_position[key] = len(keys)
+            keys.append(key)
+        pair_key[index] = key_position[key]
+        pair_per[index] = per
+        if model_a is not None and model_b is not None:
+            pair_a[index], pair_b[index] = model_a, model_b
+    row_key = pair_key[pair_of_row]
+    flags = rows["flags"]
+    per_mg_kg = _UNIT_SCALES[flags & _UNIT_MASK]
+    counted = row_key >= 0
+    usable = counted & ~np.isnan(per_mg_kg) & (flags & _SOLUTION == 0)
+    notes: dict[int, list[str]] = defaultdict(list)
+    unusable = np.flatnonzero(counted & ~usable).tolist()
+    if unusable:  # rare: a result left in solution units, for a sample without mass or volume
+        named = Measurement.objects.in_bulk([int(rows["measurement"][row]) for row in unusable])
+        for row in unusable:
+            code, lot_id = samples[int(sample_column[row])]
+            measurement = named[int(rows["measurement"][row])]
+            where = f"{measurement.unit} ({measurement.basis})"
+            notes[lot_id].append(f"sample {code}: a {keys[row_key[row]]} result in {where} cannot be used (no mass or volume)")
+    used = np.flatnonzero(usable)
+    pair = pair_of_row[used]
+    # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
+    scale = per_mg_kg[used] / pair_per[pair]
+    amount = rows["value"][used] * scale
+    censored = flags[used] & _CENSORED != 0
+    has_lod = flags[used] & _HAS_LOD != 0
+    lod = rows["lod"][used] * scale
+    # The result's own uncertainty as its report states it (an outside laboratory's U and k, both
+    # or neither: a constraint), which says more about this result than our method's model; else
+    # the model u(w) = sqrt(a^2 + (b w)^2); none for a censored result (LOD/sqrt(12), by convention).
+    stated = ~censored & (flags[used] & _STATED != 0)
+    modelled = ~censored & ~stated & ~np.isnan(pair_a[pair])
+    u = np.full(len(used), math.nan)
+    u[stated] = (rows["stated_u"][used] * scale)[stated]
+    hypot = math.hypot  # math.hypot, as model_uncertainty: numpy's may differ in the last bit
+    u[modelled] = [
+        hypot(a, b * w)
+        for a, b, w in zip(pair_a[pair][modelled].tolist(), pair_b[pair][modelled].tolist(), amount[modelled].tolist(), strict=True)
+    ]
+    has_u = stated | modelled
+    # What Result refuses, refused here for the first such result, by Result itself (its message).
+    good = (
+        np.isfinite(amount)
+        & (~censored | (amount >= 0))
+        & (~has_lod | (np.isfinite(lod) & (lod >= 0)))
+        & (~has_u | (np.isfinite(u) & (u >= 0)))
+    )
+    if not good.all():
+        bad = int(np.flatnonzero(~good)[0])
+        Result(float(amount[bad]), bool(censored[bad]), float(lod[bad]) if has_lod[bad] else None, float(u[bad]) if has_u[bad] else None)
+        raise AssertionError("Result accepted what the check above refused")  # pragma: no cover
+    lod[~has_lod] = math.nan
+    u[~has_u] = math.nan
+    return _result_table(
+        wanted,
+        notes=notes,
+        samples=samples,
+        sample_ids=sample_column[used],
+        keys=keys,
+        entry_key=row_key[used],
+        columns=(amount, censored, lod, u),
+    )
+
+
+# A result's unit -> how many of it make a mg/kg (the code 0: a unit not known here).
+_UNITS = list(_MG_KG_PER)
+_UNIT_SCALES = np.array([math.nan, *(_MG_KG_PER[unit] for unit in _UNITS)])
+# The accepted-result rows as the database sends them: ids, numbers, and the few strings a result
+# carries turned into codes and flags by the query itself, so that no field is text.
+_ROW_FIELDS: list[tuple[str, str]] = [
+    ("sample", "i8"),
+    ("method", "i8"),
+    ("analyte", "i8"),
+    ("measurement", "i8"),
+    ("value", "f8"),
+    ("lod", "f8"),  # 0 without one
+    ("stated_u", "f8"),  # the report's U / k, as Python would divide them; 0 without them
+    ("flags", "i8"),  # the unit's code, and the bits below
+]
+_UNIT_MASK, _CENSORED, _SOLUTION, _HAS_LOD, _STATED = 0b1111, 1 << 4, 1 << 5, 1 << 6, 1 << 7
+assert len(_UNITS) <= _UNIT_MASK
+# On PostgreSQL each row packed into fixed-width bytes by the query (int8send and the like: the
+# big-endian binary each type is sent as), and the rows into one bytea in order.
+_PACKED_ROW = np.dtype([(name, ">" + kind) for name, kind in _ROW_FIELDS])
+_SEND = {"i8": "int8send", "f8": "float8send"}
+_ORDER = ["order_imported_at", "order_run", "order_sequence"]
+
+
+def _accepted_rows(wanted: list[int]) -> dict[str, np.ndarray]:
+    """The lots' accepted results, oldest first (a later result of an element supersedes), as
+    columns. The same SQL everywhere, built by the ORM; PostgreSQL sends the rows packed into
+    one value (a reassessment reads 240,000 of them, which as Python tuples, or as a COPY's
+    message per row, cost as much again as the query), other databases through a cursor."""
+
+    def bit(condition: Q, value: int) -> Case:
+        return Case(When(condition, then=Value(value)), default=Value(0))
+
+    unit_code = Case(*(When(measurement__unit=unit, then=Value(code)) for code, unit in enumerate(_UNITS, start=1)), default=Value(0))
+    stated = Q(measurement__expanded_u__isnull=False, measurement__coverage_factor__isnull=False)
+    fields = {
+        "sample": Cast("measurement__acquisition__sample_id", BigIntegerField()),
+        "method": Cast("measurement__acquisition__run__method_id", BigIntegerField()),
+        "analyte": Cast("measurement__analyte_id", BigIntegerField()),
+        "measurement": Cast("measurement_id", BigIntegerField()),
+        "value": Cast("measurement__value", FloatField()),
+        "lod": Cast(Coalesce("measurement__lod", Value(0.0)), FloatField()),
+        "stated_u": Cast(
+            Case(When(stated, then=F("measurement__expanded_u") / F("measurement__coverage_factor")), default=Value(0.0)), FloatField()
+        ),
+        "flags": Cast(
+            unit_code
+            + bit(Q(measurement__qualifier=Qualifier.LESS_THAN.value), _CENSORED)
+            + bit(Q(measurement__basis=Basis.SOLUTION.value), _SOLUTION)
+            + bit(Q(measurement__lod__isnull=False), _HAS_LOD)
+            + bit(stated, _STATED),
+            BigIntegerField(),
+        ),
+    }
+    assert list(fields) == [name for name, _ in _ROW_FIELDS]
+    columns = {f"row_{name}": expression for name, expression in fields.items()}  # not a field's name
+    accepted = ResultAcceptance.objects.filter(
+        state="accepted",
+        evaluation__is_current=True,
+        measurement__acquisition__sample__lot_id__in=wanted,
+        measurement__acquisition__qc_role="",
+    ).annotate(
+        **columns,
+        order_imported_at=F("measurement__acquisition__run__imported_at"),
+        order_run=F("measurement__acquisition__run_id"),
+        order_sequence=F("measurement__acquisition__sequence"),
+    )
+    if not wanted:  # no lots: no SQL to run (Django compiles an empty IN to "nothing")
+        return {name: np.zeros(0, dtype=kind) for name, kind in _ROW_FIELDS}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, params = accepted.order_by().values_list(*columns, *_ORDER).query.sql_with_params()
+            quote = connection.ops.quote_name
+            packed = " || ".join(f"{_SEND[kind]}(row.{quote('row_' + name)})" for name, kind in _ROW_FIELDS)
+            order = ", ".join(f"row.{quote(name)}" for name in _ORDER)
+            # Every name in this SQL is one of the constants above; the values are parameters.
+            cursor.execute(f"SELECT string_agg({packed}, ''::bytea ORDER BY {order}) FROM ({sql}) AS row", params)  # noqa: S608
+            (data,) = cursor.fetchone()
+            body = np.frombuffer(data or b"", dtype=_PACKED_ROW)
+            return {name: body[name].astype(kind) for name, kind in _ROW_FIELDS}
+        # Oldest first, so that a later accepted result of the same element supersedes.
+        sql, params = accepted.order_by(*_ORDER).values_list(*columns).query.sql_with_params()
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    values = list(zip(*fetched, strict=True)) if fetched else [()] * len(_ROW_FIELDS)
+    return {name: np.array(column, dtype=kind) for (name, kind), column in zip(_ROW_FIELDS, values, strict=True)}
+
+
+def _result_table(
+    wanted: list[int],
+    *,
+    notes: Mapping[int, list[str]],
+    samples: Mapping[int, tuple[str, int]],
+    sample_ids: np.ndarray,
+    keys: list[str],
+    entry_key: np.ndarray,
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> ResultTable:
+    """The table of the usable results (oldest first): per sample and key the latest one, in the
+    order of the sample's first result of that key; samples sorted by code, by lot."""
+    distinct_samples, sample_of_row = np.unique(sample_ids, return_inverse=True)
+    combined = sample_of_row * max(len(keys), 1) + entry_key
+    entries, first_row = np.unique(combined, return_index=True)
+    _, last_from_end = np.unique(combined[::-1], return_index=True)
+    last_row = len(combined) - 1 - last_from_end
+    lot_position = {lot_id: position for position, lot_id in enumerate(wanted)}
+    # A sample appears with its first usable result: samples without one have no entry.
+    order_of_samples = sorted(
+        range(len(distinct_samples)),
+        key=lambda index: (lot_position[samples[int(distinct_samples[index])][1]], samples[int(distinct_samples[index])][0]),
+    )
+    sample_rank = np.empty(len(distinct_samples), dtype=np.intp)
+    sample_rank[order_of_samples] = np.arange(len(order_of_samples))
+    entry_sample = sample_rank[entries // max(len(keys), 1)]
+    order = np.lexsort((first_row, entry_sample))
+    chosen = last_row[order]
+    sample_lots = [lot_position[samples[int(distinct_samples[index])][1]] for index in order_of_samples]
+    amount, censored, lod, u = columns
+    return ResultTable(
+        lot_ids=wanted,
+        notes=[notes.get(lot_id, []) for lot_id in wanted],
+        sample_start=np.concatenate(([0], np.cumsum(np.bincount(np.array(sample_lots, dtype=np.intp), minlength=len(wanted))))),
+        sample_codes=[samples[int(distinct_samples[index])][0] for index in order_of_samples],
+        entry_start=np.concatenate(([0], np.cumsum(np.bincount(entry_sample, minlength=len(order_of_samples))))),
+        keys=keys,
+        kinds=[Kind.LOI if key == LOI else Kind.ANION if key in NAMED_ANALYTES else Kind.ELEMENT for key in keys],
+        key=(entries % max(len(keys), 1))[order],
+        value=amount[chosen],
+        censored=censored[chosen],
+        lod=lod[chosen],
+        u=u[chosen],
+    )
 
 
 # (key, unit divisor, a in the result's unit, b): the uncertainty model's parts are None without a channel.
 _Plan = tuple[str, float, float | None, float | None]
-_UNSEEN: Any = object()  # a pair not planned yet (None is a plan: "never counts")
 
 
 def _plan(key_of_analyte: tuple[str, bool], channel: tuple[str, float, float] | None, *, manual: bool) -> _Plan | None:
@@ -251,16 +408,6 @@ def _plan(key_of_analyte: tuple[str, bool], channel: tuple[str, float, float] | 
     if channel is None:
         return key, per, None, None
     return key, per, channel[1] / per, channel[2]
-
-
-def _lot_results(by_sample: Mapping[str, Mapping[str, Result]], notes: list[str]) -> LotResults:
-    samples = []
-    for code in sorted(by_sample):
-        entries = by_sample[code]
-        elements = {key: result for key, result in entries.items() if key not in NAMED_ANALYTES}
-        anions = {key: result for key, result in entries.items() if key in NAMED_ANALYTES and key != LOI}
-        samples.append(core.SampleInput(code, elements, anions, entries.get(LOI)))
-    return LotResults(samples, notes)
 
 
 def _spec_input(spec: Specification) -> core.Specification:
@@ -382,26 +529,28 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
     with audited_context(actor=actor, reason=why, **extra):
         specs = specifications_for(lots)
         judged = [lot for lot in lots if lot.pk in specs]
-        results = lots_results(lot_ids=[lot.pk for lot in judged])
+        table = lots_result_table(lot_ids=[lot.pk for lot in judged])
+        fingerprints = table_fingerprints(table, spec_ids=[specs[lot.pk].pk for lot in judged])
         # Read after the locks are held: a concurrent assessment of one of these lots has committed.
         latest = _latest_assessments([lot.pk for lot in judged])
         current: dict[int, int] = {}
-        todo: list[tuple[Lot, Specification, LotResults, str]] = []
-        for lot in judged:
+        todo: list[_ToAssess] = []
+        for position, (lot, fingerprint) in enumerate(zip(judged, fingerprints, strict=True)):
             spec = specs[lot.pk]
-            samples = results[lot.pk].samples
-            fingerprint = inputs_fingerprint(spec_id=spec.pk, samples=samples)
             newest = latest.get(lot.pk)
             if newest is not None and (
                 newest[1] == fingerprint
                 # Assessed before fingerprints were version 2: compared in the version it carries.
-                or (may_be_version_1(newest[1]) and newest[1] == inputs_fingerprint_version_1(spec_id=spec.pk, samples=samples))
+                or (
+                    may_be_version_1(newest[1])
+                    and newest[1] == inputs_fingerprint_version_1(spec_id=spec.pk, samples=table.samples(position))
+                )
             ):
                 current[lot.pk] = newest[0]
             else:
-                todo.append((lot, spec, results[lot.pk], fingerprint))
-        certified = _certified([lot.pk for lot, *_ in todo]) if todo else {}
-        created = _store_assessments(todo, certified=certified, actor=actor, why=why)
+                todo.append(_ToAssess(lot, spec, position, fingerprint))
+        certified = _certified([item.lot.pk for item in todo]) if todo else {}
+        created = _store_assessments(todo, table=table, certified=certified, actor=actor, why=why)
         current.update({lot_id: assessment.pk for lot_id, assessment in created.items()})
         _follow_many(lots, created=created, certified=certified.keys(), actor=actor)
         # Nothing to judge by, or judged now: either way no longer waiting (a specification loaded
@@ -430,9 +579,18 @@ def _latest_assessments(lot_ids: list[int]) -> dict[int, tuple[int, str]]:
     return {lot_id: (assessment_id, fingerprint) for lot_id, assessment_id, fingerprint in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class _ToAssess:
+    lot: Lot
+    spec: Specification
+    position: int  # the lot's in the table of results
+    fingerprint: str
+
+
 def _store_assessments(
-    todo: list[tuple[Lot, Specification, LotResults, str]],
+    todo: list[_ToAssess],
     *,
+    table: ResultTable,
     certified: Mapping[int, tuple[str, Any]],
     actor: User | None,
     why: str,
@@ -443,31 +601,31 @@ def _store_assessments(
         return {}
     # The lots of one specification are judged together (lot_batch: the same outcomes as one by one).
     by_spec: dict[int, list[int]] = defaultdict(list)
-    for index, (_, spec, _, _) in enumerate(todo):
-        by_spec[spec.pk].append(index)
+    for index, item in enumerate(todo):
+        by_spec[item.spec.pk].append(index)
     outcomes: dict[int, core.LotOutcome] = {}
     for indexes in by_spec.values():
-        spec_input = _spec_input(todo[indexes[0]][1])
-        judged = lot_batch.assess_lots(lots=[todo[index][2].samples for index in indexes], spec=spec_input)
+        spec_input = _spec_input(todo[indexes[0]].spec)
+        judged = lot_batch.assess_table(table=table, positions=[todo[index].position for index in indexes], spec=spec_input)
         outcomes.update(zip(indexes, judged, strict=True))
     assessments: list[LotAssessment] = []
     events: list[AuditChange] = []
     now = timezone.now()
-    for index, (lot, spec, results, fingerprint) in enumerate(todo):
-        outcome = outcomes[index]
+    for index, item in enumerate(todo):
+        lot, outcome = item.lot, outcomes[index]
         summary = _summary(outcome)
         frozen = certified.get(lot.pk)
         differs = frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary)
         assessment = LotAssessment(
             lot=lot,
-            specification=spec,
+            specification=item.spec,
             status=outcome.status.value,
-            inputs_fingerprint=fingerprint,
+            inputs_fingerprint=item.fingerprint,
             assessed_at=now,
             n_samples=outcome.n_samples,
             outcome=_outcome_json(outcome),
             summary=summary,
-            reasons=[*outcome.reasons, *results.notes],
+            reasons=[*outcome.reasons, *table.notes[item.position]],
             differs_from_certified=differs,
             assessed_by=actor,
         )

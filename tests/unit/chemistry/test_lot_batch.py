@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from assays.chemistry import lot_batch
 from assays.chemistry.assessment import Line, LotOutcome, SampleInput, Specification, Status, assess_lot
 from assays.chemistry.purity import Result
+from assays.chemistry.result_table import ResultTable
 
 RE = ["La", "Ce", "Pr", "Sm", "Gd", "Dy", "Y"]
 NON_RE = ["Fe", "Si", "Ca", "Al", "Th"]
@@ -214,8 +215,7 @@ def test_prnd_oxide_ratio_lines_are_computed_in_the_batch_as_assess_lot_computes
     assert nd_share.expanded_u is not None
     assert batched[1].lines[1].expanded_u is None  # an Nd without u: unknown, never zero
     # Both lots were computed by the batch, not handed back to assess_lot.
-    table = lot_batch._Table(made, prnd)
-    assert all(outcome is not None for outcome in table.outcomes())
+    assert all(outcome is not None for outcome in _judged_together(made, prnd))
 
 
 def test_oxide_lines_that_name_an_unmeasured_element_are_judged_as_assess_lot_judges_them() -> None:
@@ -262,4 +262,9 @@ def test_a_measured_oxide_over_treo_carries_the_best_estimates_uncertainty() -> 
     assert line.upper is not None
     assert line.lower < line.upper
     assert line.expanded_u is not None
-    assert all(outcome is not None for outcome in lot_batch._Table(made, spec).outcomes())
+    assert all(outcome is not None for outcome in _judged_together(made, spec))
+
+
+def _judged_together(made: list[list[SampleInput]], spec: Specification) -> list[LotOutcome | None]:
+    """The batch's own outcomes, None for a lot it hands back to assess_lot."""
+    return lot_batch._Table(ResultTable.of_lots(list(enumerate(made))), range(len(made)), spec).outcomes()
