@@ -45,7 +45,12 @@ def _reference(lot_ids: list[int]) -> dict[int, tuple[list[tuple[Any, ...]], lis
             measurement__acquisition__sample__lot_id__in=lot_ids,
             measurement__acquisition__qc_role="",
         )
-        .order_by("measurement__acquisition__run__imported_at", "measurement__acquisition__run_id", "measurement__acquisition__sequence")
+        .order_by(
+            "measurement__acquisition__run__imported_at",
+            "measurement__acquisition__run_id",
+            "measurement__acquisition__sequence",
+            "measurement_id",
+        )
         .select_related("measurement__analyte__element", "measurement__acquisition__sample", "measurement__acquisition__run__method")
     )
     latest: dict[int, dict[str, dict[str, Result]]] = defaultdict(dict)
