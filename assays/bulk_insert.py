@@ -21,8 +21,9 @@ the transaction, where the COPY's row-history triggers record it.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -32,13 +33,29 @@ from psycopg import sql
 M = TypeVar("M", bound=models.Model)
 
 
-def insert_all(instances: Sequence[M]) -> Sequence[M]:
-    """``bulk_create(instances)`` (new rows of one model); they get their ids."""
-    if not instances:
-        return instances
-    model = type(instances[0])
+def insert_all(instances: Iterable[M], *, count: int | None = None) -> list[M]:
+    """``bulk_create(instances)`` (new rows of one model); they get their ids.
+
+    ``instances`` may be made as they are written: an iterator, with ``count`` the number it makes.
+    On PostgreSQL each row then goes to the COPY as soon as it is made, and the database parses and
+    stores it while the next ones are made (the maker must not query the database meanwhile: the
+    connection is busy with the COPY). Making fewer or more rows than ``count`` is an error, and
+    the COPY is abandoned."""
+    if count is None:
+        instances = list(instances)
+        count = len(instances)
+    made = iter(instances)
+    if count == 0:
+        if next(made, None) is not None:
+            raise ValueError("insert_all was told of no rows, and was given one")
+        return []
     if connection.vendor != "postgresql":
-        return model._default_manager.bulk_create(instances)
+        rows = list(made)
+        if len(rows) != count:
+            raise ValueError(f"insert_all was told of {count} rows, and was given {len(rows)}")
+        return type(rows[0])._default_manager.bulk_create(rows)
+    first = next(made)  # the model, before anything is written
+    model = type(first)
     meta = model._meta
     # As bulk_create: every concrete column but the key and the ones the database computes.
     fields = [field for field in meta.concrete_fields if not field.primary_key and not getattr(field, "generated", False)]
@@ -46,15 +63,21 @@ def insert_all(instances: Sequence[M]) -> Sequence[M]:
         table=sql.Identifier(meta.db_table),
         columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
     )
-    ids = draw_ids(model, len(instances))
+    ids = draw_ids(model, count)
+    written: list[M] = []
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for pk, instance in zip(ids, instances, strict=True):
-            instance.pk = pk
-            copy.write_row((pk, *(_database_value(field, instance) for field in fields)))
-    for instance in instances:
+        for instance in itertools.chain((first,), made):
+            if len(written) == count:
+                raise ValueError(f"insert_all was told of {count} rows, and was given more")
+            instance.pk = ids[len(written)]
+            copy.write_row((instance.pk, *(_database_value(field, instance) for field in fields)))
+            written.append(instance)
+        if len(written) != count:
+            raise ValueError(f"insert_all was told of {count} rows, and was given {len(written)}")
+    for instance in written:
         instance._state.adding = False
         instance._state.db = connection.alias
-    return instances
+    return written
 
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # {1: x} as {"1": x}, as json.dumps writes it

@@ -18,6 +18,7 @@ zero (purity by difference would otherwise reward measuring less).
 from __future__ import annotations
 
 import enum
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -367,7 +368,8 @@ def judged_line_outcome(
     """
     lower_mean, best_mean, upper_mean = means
     known = [u for u in uncertainties if u is not None]
-    u_measurement = statistics.fmean(known) if len(known) == len(uncertainties) else None
+    # statistics.fmean's own arithmetic (fsum over n), without its generality: every line of every lot comes here.
+    u_measurement = math.fsum(known) / len(known) if known and len(known) == len(uncertainties) else None
     stats = lot_statistics(values=best_values, u_measurement=u_measurement or 0.0)
     # The lot's LOD is the mean of the limits the samples were censored at (a censored result's
     # value, which is an outside lab's wider "< x" where there is one, not the method's LOD), as the

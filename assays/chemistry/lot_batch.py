@@ -28,7 +28,7 @@ zero of an absent element would lose).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,21 +78,26 @@ def assess_table(*, table: ResultTable, positions: Sequence[int], spec: Specific
     """``assess_lot(samples=table.samples(position), spec=spec)`` for each of ``positions`` (lots
     of the table), in order; the ``SampleInput``s are made only for the lots the batch leaves to
     ``assess_lot``."""
+    return list(assessed_in_turn(table=table, positions=positions, spec=spec))
+
+
+def assessed_in_turn(*, table: ResultTable, positions: Sequence[int], spec: Specification) -> Iterator[LotOutcome]:
+    """``assess_table``'s outcomes one at a time, each judged when it is asked for (after the
+    arrays of the whole batch are made, on the first): a caller writing them to the database as
+    they come lets the database take each row while the next lot is judged."""
     needs = _needs(spec)
     if needs is None:
-        return [assess_lot(samples=table.samples(position), spec=spec) for position in positions]
+        for position in positions:
+            yield assess_lot(samples=table.samples(position), spec=spec)
+        return
     batchable = _batchable(table, positions, spec, needs)
-    outcomes: list[LotOutcome | None] = [
-        None if ok else assess_lot(samples=table.samples(position), spec=spec) for position, ok in zip(positions, batchable, strict=True)
-    ]
-    batch = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    if batch:
-        judged_together = _Table(table, [positions[index] for index in batch], spec)
-        for index, outcome in zip(batch, judged_together.outcomes(), strict=True):
-            outcomes[index] = outcome if outcome is not None else assess_lot(samples=table.samples(positions[index]), spec=spec)
-    judged = [outcome for outcome in outcomes if outcome is not None]
-    assert len(judged) == len(positions), "every lot has its outcome"
-    return judged
+    in_batch = [position for position, ok in zip(positions, batchable, strict=True) if ok]
+    judged_together = _Table(table, in_batch, spec).outcomes() if in_batch else iter(())
+    for position, ok in zip(positions, batchable, strict=True):
+        outcome = next(judged_together) if ok else None
+        # None from the batch too: a lot it found it cannot compute (see the module docstring).
+        yield outcome if outcome is not None else assess_lot(samples=table.samples(position), spec=spec)
+    assert next(judged_together, None) is None, "every lot of the batch had its outcome"
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +318,9 @@ class _Table:
                 self.u_loi[sample] = u
         self.u_anion_sum = [quadrature(terms) for terms in anion_terms]
 
-    def outcomes(self) -> list[LotOutcome | None]:
-        """Each lot's outcome; None for a lot ``assess_lot`` must judge (see the module docstring)."""
+    def outcomes(self) -> Iterator[LotOutcome | None]:
+        """Each lot's outcome, judged as it is asked for; None for a lot ``assess_lot`` must judge
+        (see the module docstring)."""
         spec, elements, anions, loi = self.spec, self.elements, self.anions, self.loi
         values = _Values(raw=[], oxides=[], anions=[], loi=[], sums=[])
         for fraction in _FRACTIONS:
@@ -332,12 +338,11 @@ class _Table:
             refused |= ((results.value == 0) & np.signbit(results.value) & results.present).any(axis=1)
         u = self._uncertainties(values.sums[_BEST], refused=refused)
         per_line = [self._line_values(line, values, u) for line in spec.lines]
-        outcomes: list[LotOutcome | None] = []
         start = 0
         for size in self.lot_sizes:
             end = start + size
             if refused[start:end].any():
-                outcomes.append(None)
+                yield None
                 start = end
                 continue
             n = end - start
@@ -351,9 +356,8 @@ class _Table:
                 )
                 for line, (line_values, uncertainties, censored) in zip(spec.lines, per_line, strict=True)
             ]
-            outcomes.append(lot_outcome(spec=spec, n_samples=n, lines=lines))
+            yield lot_outcome(spec=spec, n_samples=n, lines=lines)
             start = end
-        return outcomes
 
     def _sums(self, oxide: np.ndarray, anion: np.ndarray, loi_percent: np.ndarray) -> dict[str, np.ndarray]:
         """purity._sample_quantities' sums and by-difference quantities, per sample."""

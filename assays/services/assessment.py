@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -633,34 +633,35 @@ def _store_assessments(
     by_spec: dict[int, list[int]] = defaultdict(list)
     for index, item in enumerate(todo):
         by_spec[item.spec.pk].append(index)
-    outcomes: dict[int, core.LotOutcome] = {}
-    for indexes in by_spec.values():
-        spec_input = _spec_input(todo[indexes[0]].spec)
-        judged = lot_batch.assess_table(table=table, positions=[todo[index].position for index in indexes], spec=spec_input)
-        outcomes.update(zip(indexes, judged, strict=True))
-    assessments: list[LotAssessment] = []
-    events: list[AuditChange] = []
+    spec_inputs = {spec_id: _spec_input(todo[indexes[0]].spec) for spec_id, indexes in by_spec.items()}  # read before the COPY
     now = timezone.now()
-    for index, item in enumerate(todo):
-        lot, outcome = item.lot, outcomes[index]
-        summary = _summary(outcome)
-        frozen = certified.get(lot.pk)
-        differs = frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary)
-        assessment = LotAssessment(
-            lot=lot,
-            specification=item.spec,
-            status=outcome.status.value,
-            inputs_fingerprint=item.fingerprint,
-            assessed_at=now,
-            n_samples=outcome.n_samples,
-            outcome=_outcome_json(outcome),
-            summary=summary,
-            reasons=[*outcome.reasons, *table.notes[item.position]],
-            differs_from_certified=differs,
-            assessed_by=actor,
-        )
-        assessments.append(assessment)
-    insert_all(assessments)
+
+    def made() -> Iterator[LotAssessment]:
+        # Each assessment made as the COPY asks for the next row: the database stores one lot's
+        # while the next lot is judged. Nothing here may query the database (the COPY holds it).
+        for spec_id, indexes in by_spec.items():
+            positions = [todo[index].position for index in indexes]
+            outcomes = lot_batch.assessed_in_turn(table=table, positions=positions, spec=spec_inputs[spec_id])
+            for index, outcome in zip(indexes, outcomes, strict=True):
+                item = todo[index]
+                summary = _summary(outcome)
+                frozen = certified.get(item.lot.pk)
+                yield LotAssessment(
+                    lot=item.lot,
+                    specification=item.spec,
+                    status=outcome.status.value,
+                    inputs_fingerprint=item.fingerprint,
+                    assessed_at=now,
+                    n_samples=outcome.n_samples,
+                    outcome=_outcome_json(outcome),
+                    summary=summary,
+                    reasons=[*outcome.reasons, *table.notes[item.position]],
+                    differs_from_certified=frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary),
+                    assessed_by=actor,
+                )
+
+    assessments = insert_all(made(), count=len(todo))
+    events: list[AuditChange] = []
     for assessment in assessments:
         events.append(
             AuditChange(

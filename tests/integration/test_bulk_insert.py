@@ -4,9 +4,12 @@ instances; and the append-only guard still refuses a change to what it wrote."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.utils import timezone
@@ -112,3 +115,58 @@ def test_large_json_columns_are_compressed_with_lz4_where_the_server_has_it() ->
         compression = {(table, column): method for table, column, method in cursor.fetchall()}
     assert len(compression) == 4
     assert set(compression.values()) == ({"l"} if has_lz4 else {""}), compression
+
+
+def test_rows_made_as_they_are_written_are_stored_as_a_list_would_be() -> None:
+    made: list[str] = []
+
+    def one_by_one() -> Iterator[AuditEvent]:
+        for event in _events("streamed", actor=None):
+            made.append(event.object_id)
+            yield event
+
+    with transaction.atomic():
+        streamed = insert_all(one_by_one(), count=7)
+        listed = insert_all(_events("streamed", actor=None))
+    assert made == [str(index) for index in range(7)]
+    assert all(event.pk is not None and not event._state.adding for event in streamed)
+    assert [row[1:] for row in _stored([event.pk for event in streamed])] == [row[1:] for row in _stored([event.pk for event in listed])]
+    assert all(AuditEvent.objects.get(pk=event.pk).object_id == event.object_id for event in streamed)
+
+
+@pytest.mark.parametrize(("given", "told"), [(6, 7), (7, 6), (1, 0)])
+def test_rows_made_other_than_told_are_refused_and_nothing_is_written(given: int, told: int) -> None:
+    with pytest.raises(ValueError, match=f"told of {'no' if told == 0 else told} rows"), transaction.atomic():
+        insert_all(iter(_events("miscounted", actor=None)[:given]), count=told)
+    assert not AuditEvent.objects.filter(object_repr__startswith="miscounted").exists()
+
+
+@pytest.mark.postgres
+def test_the_database_takes_the_first_rows_while_the_last_are_being_made() -> None:
+    # The point of making rows as they are written: the database parses and stores the earlier
+    # ones meanwhile. Each event here is past psycopg's copy buffer (32 kB), so it is sent when
+    # made; the COPY's progress is read from a second connection (pg_stat_progress_copy).
+    events = _events("progress", actor=None)
+    for event in events:
+        event.after = {"padding": "x" * 40_000}
+    with transaction.atomic():
+        pid = connection.connection.info.backend_pid
+        taken_before_the_last: list[int] = []
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as watcher:
+
+            def made() -> Iterator[AuditEvent]:
+                yield from events[:-1]
+                # Before the last row is made: wait (at most 10 s) for the database to have
+                # stored the first, as it does while the rest are made.
+                deadline = time.monotonic() + 10
+                taken = 0
+                while taken < 1 and time.monotonic() < deadline:
+                    row = watcher.execute("SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = %s", [pid]).fetchone()
+                    taken = int(row[0]) if row else 0
+                    time.sleep(0.01)
+                taken_before_the_last.append(taken)
+                yield events[-1]
+
+            stored = insert_all(made(), count=len(events))
+    assert len(stored) == len(events)
+    assert taken_before_the_last[0] >= 1, "the database had taken no row before the last was made"

@@ -267,4 +267,4 @@ def test_a_measured_oxide_over_treo_carries_the_best_estimates_uncertainty() -> 
 
 def _judged_together(made: list[list[SampleInput]], spec: Specification) -> list[LotOutcome | None]:
     """The batch's own outcomes, None for a lot it hands back to assess_lot."""
-    return lot_batch._Table(ResultTable.of_lots(list(enumerate(made))), range(len(made)), spec).outcomes()
+    return list(lot_batch._Table(ResultTable.of_lots(list(enumerate(made))), range(len(made)), spec).outcomes())
