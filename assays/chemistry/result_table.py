@@ -20,6 +20,7 @@ The layout, which ``samples`` and ``fingerprints.table_fingerprints`` rely on:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Sequence
@@ -63,6 +64,10 @@ class ResultTable:
         assert len(self.entry_start) == samples + 1
         assert self.entry_start[-1] == entries
         assert all(len(column) == entries for column in (self.value, self.censored, self.lod, self.u))
+
+    def with_notes(self, notes: list[list[str]]) -> ResultTable:
+        """The same table with ``notes`` (per lot) instead of its own."""
+        return dataclasses.replace(self, notes=notes)
 
     @property
     def index(self) -> dict[int, int]:

@@ -21,39 +21,33 @@ and the lot's state does not change.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import psycopg
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, F, FloatField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Cast, Coalesce
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from assays.bulk_insert import insert_all
 from assays.chemistry import assessment as core
 from assays.chemistry import lot_batch
 from assays.chemistry.fingerprints import inputs_fingerprint_version_1, may_be_version_1, table_fingerprints
-from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS, Result, model_uncertainty
-from assays.chemistry.result_table import Kind, ResultTable
+from assays.chemistry.purity import DEFAULT_TREO_ELEMENTS
+from assays.chemistry.result_table import ResultTable
 from assays.errors import NotFoundError
-from assays.importers.analytes import LOI, NAMED_ANALYTES
 from assays.importers.text import cyclic_gc_paused
 from assays.lifecycle import check_transition
 from assays.models import (
-    Analyte,
     AssessmentStatus,
     AuditAction,
-    Basis,
     CertificateStatus,
-    ChannelRole,
     Flag,
     FlagKind,
     FlagStatus,
@@ -61,20 +55,19 @@ from assays.models import (
     LotAssessment,
     LotKind,
     LotStatus,
-    Measurement,
-    Method,
-    MethodChannel,
-    Qualifier,
-    ResultAcceptance,
-    Run,
-    Sample,
     Specification,
     SpecificationStatus,
 )
 from assays.roles import Role
+from assays.selectors.accepted_results import (
+    Unusable,
+    lots_result_table,
+    notes_of,
+    result_lookups,
+    tables_in_parts,
+)
 from assays.services.audit import AuditChange, audit_record_many, audited_context, snapshot
 
-_MG_KG_PER = {"mg/kg": 1.0, "µg/g": 1.0, "%": 10_000.0, "g/kg": 1_000.0, "µg/kg": 0.001}
 # A feedstock lot is judged by its chemistry's report-only specification (payable content).
 FEEDSTOCK_PRODUCTS = {"ndfeb": "FS-NDFEB", "smco": "FS-SMCO"}
 _FLAG_OF_STATUS = {
@@ -149,295 +142,6 @@ def lots_results(*, lot_ids: Collection[int]) -> dict[int, LotResults]:
     """``lot_results`` of many lots. Every lot asked for has an entry (no results: no samples)."""
     table = lots_result_table(lot_ids=lot_ids)
     return {lot_id: LotResults(table.samples(position), table.notes[position]) for position, lot_id in enumerate(table.lot_ids)}
-
-
-def lots_result_table(*, lot_ids: Collection[int]) -> ResultTable:
-    """The lots' results (``lot_results``) as a table of columns: one query for all their accepted
-    results, and small ones for the samples, analytes, methods and channels those name. Lots in
-    the order given, each once.
-
-    A reassessment reads a product's every result (240,000 for 2,000 lots): each step below is one
-    numpy operation over all rows, or a Python loop over the few distinct methods and analytes,
-    never a Python object per result."""
-    wanted = list(dict.fromkeys(lot_ids))
-    rows = _accepted_rows(wanted)
-    sample_column, method_column, analyte_column = rows["sample"], rows["method"], rows["analyte"]
-    samples = {pk: (code, lot_id) for pk, code, lot_id in Sample.objects.filter(lot_id__in=wanted).values_list("pk", "code", "lot_id")}
-    method_ids = set(np.unique(method_column).tolist())
-    manual = dict(Method.objects.filter(pk__in=method_ids).values_list("pk", "is_manual"))
-    # An analyte's key: its element's symbol, or its name (LOI, an anion).
-    key_of_analyte = {
-        pk: (symbol or name, bool(symbol))
-        for pk, symbol, name in Analyte.objects.filter(pk__in=np.unique(analyte_column).tolist()).values_list(
-            "pk", "element__symbol", "name"
-        )
-    }
-    channels: dict[tuple[int, int], tuple[str, float, float]] = {}
-    for method_id, analyte_id, role, a, b in MethodChannel.objects.filter(method_id__in=method_ids).values_list(
-        "method_id", "analyte_id", "role", "uncertainty_a", "uncertainty_b"
-    ):
-        model_uncertainty(value=0.0, a=a, b=b)  # a model that cannot be used fails here, once, not per result
-        channels[(method_id, analyte_id)] = (role, a, b)
-
-    # What each (method, analyte) pair's results become, worked out once per pair.
-    pairs, pair_of_row = np.unique(method_column * (int(analyte_column.max(initial=0)) + 1) + analyte_column, return_inverse=True)
-    keys: list[str] = []
-    key_position: dict[str, int] = {}
-    pair_key, pair_per = np.full(len(pairs), -1, dtype=np.intp), np.ones(len(pairs))
-    pair_a, pair_b = np.full(len(pairs), math.nan), np.full(len(pairs), math.nan)
-    first_row_of_pair = np.zeros(len(pairs), dtype=np.intp)
-    first_row_of_pair[pair_of_row[::-1]] = np.arange(len(sample_column))[::-1]
-    for index, row in enumerate(first_row_of_pair.tolist()):
-        method_id, analyte_id = int(method_column[row]), int(analyte_column[row])
-        plan = _plan(key_of_analyte[analyte_id], channels.get((method_id, analyte_id)), manual=manual[method_id])
-        if plan is None:
-            continue
-        key, per, model_a, model_b = plan
-        if key not in key_position:
-            key_position[key] = len(keys)
-            keys.append(key)
-        pair_key[index] = key_position[key]
-        pair_per[index] = per
-        if model_a is not None and model_b is not None:
-            pair_a[index], pair_b[index] = model_a, model_b
-    row_key = pair_key[pair_of_row]
-    flags = rows["flags"]
-    per_mg_kg = _UNIT_SCALES[flags & _UNIT_MASK]
-    counted = row_key >= 0
-    usable = counted & ~np.isnan(per_mg_kg) & (flags & _SOLUTION == 0)
-    notes: dict[int, list[str]] = defaultdict(list)
-    unusable = np.flatnonzero(counted & ~usable).tolist()
-    if unusable:  # rare: a result left in solution units, for a sample without mass or volume
-        named = Measurement.objects.in_bulk([int(rows["measurement"][row]) for row in unusable])
-        for row in unusable:
-            code, lot_id = samples[int(sample_column[row])]
-            measurement = named[int(rows["measurement"][row])]
-            where = f"{measurement.unit} ({measurement.basis})"
-            notes[lot_id].append(f"sample {code}: a {keys[row_key[row]]} result in {where} cannot be used (no mass or volume)")
-    used = np.flatnonzero(usable)
-    pair = pair_of_row[used]
-    # Into mg/kg of the solid; LOI stays in %, and so does its uncertainty.
-    scale = per_mg_kg[used] / pair_per[pair]
-    amount = rows["value"][used] * scale
-    censored = flags[used] & _CENSORED != 0
-    has_lod = flags[used] & _HAS_LOD != 0
-    lod = rows["lod"][used] * scale
-    # The result's own uncertainty as its report states it (an outside laboratory's U and k, both
-    # or neither: a constraint), which says more about this result than our method's model; else
-    # the model u(w) = sqrt(a^2 + (b w)^2); none for a censored result (LOD/sqrt(12), by convention).
-    stated = ~censored & (flags[used] & _STATED != 0)
-    modelled = ~censored & ~stated & ~np.isnan(pair_a[pair])
-    u = np.full(len(used), math.nan)
-    u[stated] = (rows["stated_u"][used] * scale)[stated]
-    hypot = math.hypot  # math.hypot, as model_uncertainty: numpy's may differ in the last bit
-    u[modelled] = [
-        hypot(a, b * w)
-        for a, b, w in zip(pair_a[pair][modelled].tolist(), pair_b[pair][modelled].tolist(), amount[modelled].tolist(), strict=True)
-    ]
-    has_u = stated | modelled
-    # What Result refuses, refused here for the first such result, by Result itself (its message).
-    good = (
-        np.isfinite(amount)
-        & (~censored | (amount >= 0))
-        & (~has_lod | (np.isfinite(lod) & (lod >= 0)))
-        & (~has_u | (np.isfinite(u) & (u >= 0)))
-    )
-    if not good.all():
-        bad = int(np.flatnonzero(~good)[0])
-        Result(float(amount[bad]), bool(censored[bad]), float(lod[bad]) if has_lod[bad] else None, float(u[bad]) if has_u[bad] else None)
-        raise AssertionError("Result accepted what the check above refused")  # pragma: no cover
-    lod[~has_lod] = math.nan
-    u[~has_u] = math.nan
-    return _result_table(
-        wanted,
-        notes=notes,
-        samples=samples,
-        sample_ids=sample_column[used],
-        keys=keys,
-        entry_key=row_key[used],
-        columns=(amount, censored, lod, u),
-    )
-
-
-# A result's unit -> how many of it make a mg/kg (the code 0: a unit not known here).
-_UNITS = list(_MG_KG_PER)
-_UNIT_SCALES = np.array([math.nan, *(_MG_KG_PER[unit] for unit in _UNITS)])
-# The accepted-result rows as the database sends them: ids, numbers, and the few strings a result
-# carries turned into codes and flags by the query itself, so that no field is text.
-_ROW_FIELDS: list[tuple[str, str]] = [
-    ("sample", "i8"),
-    ("method", "i8"),
-    ("analyte", "i8"),
-    ("measurement", "i8"),
-    ("value", "f8"),
-    ("lod", "f8"),  # 0 without one
-    ("stated_u", "f8"),  # the report's U / k, as Python would divide them; 0 without them
-    ("flags", "i8"),  # the unit's code, and the bits below
-    ("run", "i8"),  # with the sequence: the rows' order (_in_import_order)
-    ("sequence", "i8"),
-]
-_UNIT_MASK, _CENSORED, _SOLUTION, _HAS_LOD, _STATED = 0b1111, 1 << 4, 1 << 5, 1 << 6, 1 << 7
-assert len(_UNITS) <= _UNIT_MASK
-# On PostgreSQL each column comes as one array in its binary form (array_send; PostgreSQL's
-# documented send format: a 20-byte header for one dimension, then per element a 4-byte length and
-# the value in network order). Every field here is 8 bytes and never NULL.
-_ARRAY_HEADER = 20
-
-
-def _array_column(data: bytes | None, kind: str) -> np.ndarray:
-    if data is None:  # no rows: array_agg gives NULL
-        return np.zeros(0, dtype=kind)
-    elements = np.frombuffer(data, dtype=np.dtype([("length", ">i4"), ("value", ">" + kind)]), offset=_ARRAY_HEADER)
-    assert (elements["length"] == 8).all(), "every field is 8 bytes, never NULL"
-    return elements["value"].astype(kind)
-
-
-def _accepted_rows(wanted: list[int]) -> dict[str, np.ndarray]:
-    """The lots' accepted results as columns, in the order they were imported (a later result of an
-    element supersedes). The same SQL everywhere, built by the ORM; PostgreSQL sends the rows as
-    one binary COPY (a reassessment reads 240,000 of them, which as Python tuples cost as much
-    again as the query), other databases through a cursor. The rows are put in order here, not by
-    the database: sorting 24,000 wide rows in the query cost a third of its time."""
-
-    def bit(condition: Q, value: int) -> Case:
-        return Case(When(condition, then=Value(value)), default=Value(0))
-
-    unit_code = Case(*(When(measurement__unit=unit, then=Value(code)) for code, unit in enumerate(_UNITS, start=1)), default=Value(0))
-    stated = Q(measurement__expanded_u__isnull=False, measurement__coverage_factor__isnull=False)
-    fields = {
-        "sample": Cast("measurement__acquisition__sample_id", BigIntegerField()),
-        "method": Cast("measurement__acquisition__run__method_id", BigIntegerField()),
-        "analyte": Cast("measurement__analyte_id", BigIntegerField()),
-        "measurement": Cast("measurement_id", BigIntegerField()),
-        "value": Cast("measurement__value", FloatField()),
-        "lod": Cast(Coalesce("measurement__lod", Value(0.0)), FloatField()),
-        "stated_u": Cast(
-            Case(When(stated, then=F("measurement__expanded_u") / F("measurement__coverage_factor")), default=Value(0.0)), FloatField()
-        ),
-        "flags": Cast(
-            unit_code
-            + bit(Q(measurement__qualifier=Qualifier.LESS_THAN.value), _CENSORED)
-            + bit(Q(measurement__basis=Basis.SOLUTION.value), _SOLUTION)
-            + bit(Q(measurement__lod__isnull=False), _HAS_LOD)
-            + bit(stated, _STATED),
-            BigIntegerField(),
-        ),
-        "run": Cast("measurement__acquisition__run_id", BigIntegerField()),
-        "sequence": Cast("measurement__acquisition__sequence", BigIntegerField()),
-    }
-    assert list(fields) == [name for name, _ in _ROW_FIELDS]
-    columns = {f"row_{name}": expression for name, expression in fields.items()}  # not a field's name
-    if not wanted:  # no lots: no SQL to run (Django compiles an empty IN to "nothing")
-        return {name: np.zeros(0, dtype=kind) for name, kind in _ROW_FIELDS}
-    accepted = (
-        ResultAcceptance.objects.filter(
-            state="accepted",
-            evaluation__is_current=True,
-            measurement__acquisition__sample__lot_id__in=wanted,
-            measurement__acquisition__qc_role="",
-        )
-        .annotate(**columns)
-        .order_by()
-        .values_list(*columns)
-    )
-    sql, params = accepted.query.sql_with_params()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One row of one array per column: all aggregates of a query read the same rows in the
-            # same order, so the arrays line up. Binary, so that nothing is turned into text.
-            quote = connection.ops.quote_name
-            arrays = ", ".join(f"array_send(array_agg(row.{quote(name)}))" for name in columns)
-            # Every name in this SQL is one of the constants above; the values are parameters.
-            # Django's cursor binds values client-side, which psycopg allows with text results only.
-            with psycopg.Cursor(connection.connection) as binary:
-                binary.execute(f"SELECT {arrays} FROM ({sql}) AS row", params, binary=True)  # noqa: S608
-                fetched_arrays = binary.fetchone()
-            assert fetched_arrays is not None, "an aggregate gives one row"
-            rows = {name: _array_column(data, kind) for (name, kind), data in zip(_ROW_FIELDS, fetched_arrays, strict=True)}
-        else:
-            cursor.execute(sql, params)
-            fetched = cursor.fetchall()
-            values = list(zip(*fetched, strict=True)) if fetched else [()] * len(_ROW_FIELDS)
-            rows = {name: np.array(column, dtype=kind) for (name, kind), column in zip(_ROW_FIELDS, values, strict=True)}
-    return _in_import_order(rows)
-
-
-def _in_import_order(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rows oldest first: by their run's import time, then run, then position in the run (as an
-    import supersedes), then measurement (one order, whatever order the rows came in)."""
-    runs = np.unique(rows["run"])
-    imported = dict(Run.objects.filter(pk__in=runs.tolist()).values_list("pk", "imported_at"))
-    by_time = sorted(runs.tolist(), key=lambda run: (imported[run], run))
-    rank = np.empty(len(runs), dtype=np.intp)
-    rank[np.searchsorted(runs, by_time)] = np.arange(len(runs))
-    run_rank = rank[np.searchsorted(runs, rows["run"])]
-    order = np.lexsort((rows["measurement"], rows["sequence"], run_rank))
-    return {name: column[order] for name, column in rows.items()}
-
-
-def _result_table(
-    wanted: list[int],
-    *,
-    notes: Mapping[int, list[str]],
-    samples: Mapping[int, tuple[str, int]],
-    sample_ids: np.ndarray,
-    keys: list[str],
-    entry_key: np.ndarray,
-    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> ResultTable:
-    """The table of the usable results (oldest first): per sample and key the latest one, in the
-    order of the sample's first result of that key; samples sorted by code, by lot."""
-    distinct_samples, sample_of_row = np.unique(sample_ids, return_inverse=True)
-    combined = sample_of_row * max(len(keys), 1) + entry_key
-    entries, first_row = np.unique(combined, return_index=True)
-    _, last_from_end = np.unique(combined[::-1], return_index=True)
-    last_row = len(combined) - 1 - last_from_end
-    lot_position = {lot_id: position for position, lot_id in enumerate(wanted)}
-    # A sample appears with its first usable result: samples without one have no entry.
-    order_of_samples = sorted(
-        range(len(distinct_samples)),
-        key=lambda index: (lot_position[samples[int(distinct_samples[index])][1]], samples[int(distinct_samples[index])][0]),
-    )
-    sample_rank = np.empty(len(distinct_samples), dtype=np.intp)
-    sample_rank[order_of_samples] = np.arange(len(order_of_samples))
-    entry_sample = sample_rank[entries // max(len(keys), 1)]
-    order = np.lexsort((first_row, entry_sample))
-    chosen = last_row[order]
-    sample_lots = [lot_position[samples[int(distinct_samples[index])][1]] for index in order_of_samples]
-    amount, censored, lod, u = columns
-    return ResultTable(
-        lot_ids=wanted,
-        notes=[notes.get(lot_id, []) for lot_id in wanted],
-        sample_start=np.concatenate(([0], np.cumsum(np.bincount(np.array(sample_lots, dtype=np.intp), minlength=len(wanted))))),
-        sample_codes=[samples[int(distinct_samples[index])][0] for index in order_of_samples],
-        entry_start=np.concatenate(([0], np.cumsum(np.bincount(entry_sample, minlength=len(order_of_samples))))),
-        keys=keys,
-        kinds=[Kind.LOI if key == LOI else Kind.ANION if key in NAMED_ANALYTES else Kind.ELEMENT for key in keys],
-        key=(entries % max(len(keys), 1))[order],
-        value=amount[chosen],
-        censored=censored[chosen],
-        lod=lod[chosen],
-        u=u[chosen],
-    )
-
-
-# (key, unit divisor, a in the result's unit, b): the uncertainty model's parts are None without a channel.
-_Plan = tuple[str, float, float | None, float | None]
-
-
-def _plan(key_of_analyte: tuple[str, bool], channel: tuple[str, float, float] | None, *, manual: bool) -> _Plan | None:
-    """How results of one analyte by one method enter a lot, or None when they never do."""
-    key, is_element = key_of_analyte
-    if not key:
-        return None
-    if is_element and not manual and (channel is None or channel[0] != ChannelRole.REPORTING):
-        # Confirmatory isotopes and channels outside the method never feed a lot value; a result
-        # typed in (an outside laboratory's report) has no channel and counts as given.
-        return None
-    per = _MG_KG_PER["%"] if key == LOI else 1.0
-    if channel is None:
-        return key, per, None, None
-    return key, per, channel[1] / per, channel[2]
 
 
 def _spec_input(spec: Specification) -> core.Specification:
@@ -559,28 +263,37 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
     with audited_context(actor=actor, reason=why, **extra):
         specs = specifications_for(lots)
         judged = [lot for lot in lots if lot.pk in specs]
-        table = lots_result_table(lot_ids=[lot.pk for lot in judged])
-        fingerprints = table_fingerprints(table, spec_ids=[specs[lot.pk].pk for lot in judged])
         # Read after the locks are held: a concurrent assessment of one of these lots has committed.
         latest = _latest_assessments([lot.pk for lot in judged])
+        lookups = result_lookups(lot_ids=[lot.pk for lot in judged])
+        spec_inputs = {spec.pk: _spec_input(spec) for spec in {specs[lot.pk].pk: specs[lot.pk] for lot in judged}.values()}
         current: dict[int, int] = {}
         todo: list[_ToAssess] = []
-        for position, (lot, fingerprint) in enumerate(zip(judged, fingerprints, strict=True)):
-            spec = specs[lot.pk]
-            newest = latest.get(lot.pk)
-            if newest is not None and (
-                newest[1] == fingerprint
-                # Assessed before fingerprints were version 2: compared in the version it carries.
-                or (
-                    may_be_version_1(newest[1])
-                    and newest[1] == inputs_fingerprint_version_1(spec_id=spec.pk, samples=table.samples(position))
-                )
-            ):
-                current[lot.pk] = newest[0]
+        judged_first: list[tuple[_ToAssess, core.LotOutcome]] = []
+        last: list[_ToAssess] = []
+        unusable: list[Unusable] = []
+        parts = _parts(judged)
+        tables = tables_in_parts(parts=[[lot.pk for lot in part] for part in parts], lookups=lookups)
+        for number, (part, (table, left_out)) in enumerate(zip(parts, tables, strict=True)):
+            # Until the next part is asked for, the database is reading its results: nothing here
+            # may query it. This part's lots are judged meanwhile, but the last part's, which
+            # nothing is read behind, are judged as their assessments are written.
+            unusable.extend(left_out)
+            part_todo = _to_assess(part, table=table, specs=specs, latest=latest, current=current)
+            todo.extend(part_todo)
+            if number + 1 < len(parts):
+                judged_first.extend(_judged(part_todo, spec_inputs=spec_inputs))
             else:
-                todo.append(_ToAssess(lot, spec, position, fingerprint))
+                last = part_todo
         certified = _certified([item.lot.pk for item in todo]) if todo else {}
-        created = _store_assessments(todo, table=table, certified=certified, actor=actor, why=why)
+        created = _store_assessments(
+            itertools.chain(judged_first, _judged(last, spec_inputs=spec_inputs)),
+            count=len(todo),
+            notes=notes_of(unusable),
+            certified=certified,
+            actor=actor,
+            why=why,
+        )
         current.update({lot_id: assessment.pk for lot_id, assessment in created.items()})
         _follow_many(lots, created=created, certified=certified.keys(), actor=actor)
         # Nothing to judge by, or judged now: either way no longer waiting (a specification loaded
@@ -593,6 +306,56 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
         current=current,
         created=created,
     )
+
+
+# A chunk's lots are read in two parts when it has at least this many, the second read by the
+# database while the first is judged. More parts would hide more of the reading, but each part's
+# query scans the product's acceptances once more.
+_READ_IN_TWO_FROM = 20
+
+
+def _parts(lots: list[Lot]) -> list[list[Lot]]:
+    if len(lots) < _READ_IN_TWO_FROM:
+        return [lots] if lots else []
+    half = len(lots) // 2
+    return [lots[:half], lots[half:]]
+
+
+def _to_assess(
+    part: list[Lot],
+    *,
+    table: ResultTable,
+    specs: Mapping[int, Specification],
+    latest: Mapping[int, tuple[int, str]],
+    current: dict[int, int],
+) -> list[_ToAssess]:
+    """The lots of ``part`` whose inputs (``table``) differ from their newest assessment's; the others'
+    newest assessment goes into ``current``. No query."""
+    fingerprints = table_fingerprints(table, spec_ids=[specs[lot.pk].pk for lot in part])
+    todo: list[_ToAssess] = []
+    for position, (lot, fingerprint) in enumerate(zip(part, fingerprints, strict=True)):
+        spec = specs[lot.pk]
+        newest = latest.get(lot.pk)
+        if newest is not None and (
+            newest[1] == fingerprint
+            # Assessed before fingerprints were version 2: compared in the version it carries.
+            or (may_be_version_1(newest[1]) and newest[1] == inputs_fingerprint_version_1(spec_id=spec.pk, samples=table.samples(position)))
+        ):
+            current[lot.pk] = newest[0]
+        else:
+            todo.append(_ToAssess(lot, spec, table, position, fingerprint))
+    return todo
+
+
+def _judged(todo: list[_ToAssess], *, spec_inputs: Mapping[int, core.Specification]) -> Iterator[tuple[_ToAssess, core.LotOutcome]]:
+    """Each lot of ``todo`` (of one table) with its outcome, made as it is asked for: the lots of one
+    specification judged together (lot_batch: the same outcomes as one by one). No query."""
+    by_spec: dict[int, list[_ToAssess]] = defaultdict(list)
+    for item in todo:
+        by_spec[item.spec.pk].append(item)
+    for spec_id, items in by_spec.items():
+        outcomes = lot_batch.assessed_in_turn(table=items[0].table, positions=[item.position for item in items], spec=spec_inputs[spec_id])
+        yield from zip(items, outcomes, strict=True)
 
 
 def _latest_assessments(lot_ids: list[int]) -> dict[int, tuple[int, str]]:
@@ -613,54 +376,48 @@ def _latest_assessments(lot_ids: list[int]) -> dict[int, tuple[int, str]]:
 class _ToAssess:
     lot: Lot
     spec: Specification
-    position: int  # the lot's in the table of results
+    table: ResultTable  # of the lot's part
+    position: int  # the lot's in the table
     fingerprint: str
 
 
 def _store_assessments(
-    todo: list[_ToAssess],
+    judged: Iterable[tuple[_ToAssess, core.LotOutcome]],
     *,
-    table: ResultTable,
+    count: int,
+    notes: Mapping[int, list[str]],
     certified: Mapping[int, tuple[str, Any]],
     actor: User | None,
     why: str,
 ) -> dict[int, LotAssessment]:
-    """The new assessments in one write, with their audit events in another; each compared with
-    its lot's certified assessment (``certified``), if it has one."""
-    if not todo:
+    """The ``count`` new assessments of ``judged`` in one write, with their audit events in another;
+    each compared with its lot's certified assessment (``certified``), if it has one. ``judged`` is
+    consumed as the write goes: the database stores one lot's assessment while the next is judged."""
+    if not count:
         return {}
-    # The lots of one specification are judged together (lot_batch: the same outcomes as one by one).
-    by_spec: dict[int, list[int]] = defaultdict(list)
-    for index, item in enumerate(todo):
-        by_spec[item.spec.pk].append(index)
-    spec_inputs = {spec_id: _spec_input(todo[indexes[0]].spec) for spec_id, indexes in by_spec.items()}  # read before the COPY
     now = timezone.now()
 
     def made() -> Iterator[LotAssessment]:
-        # Each assessment made as the COPY asks for the next row: the database stores one lot's
-        # while the next lot is judged. Nothing here may query the database (the COPY holds it).
-        for spec_id, indexes in by_spec.items():
-            positions = [todo[index].position for index in indexes]
-            outcomes = lot_batch.assessed_in_turn(table=table, positions=positions, spec=spec_inputs[spec_id])
-            for index, outcome in zip(indexes, outcomes, strict=True):
-                item = todo[index]
-                summary = _summary(outcome)
-                frozen = certified.get(item.lot.pk)
-                yield LotAssessment(
-                    lot=item.lot,
-                    specification=item.spec,
-                    status=outcome.status.value,
-                    inputs_fingerprint=item.fingerprint,
-                    assessed_at=now,
-                    n_samples=outcome.n_samples,
-                    outcome=_outcome_json(outcome),
-                    summary=summary,
-                    reasons=[*outcome.reasons, *table.notes[item.position]],
-                    differs_from_certified=frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary),
-                    assessed_by=actor,
-                )
+        # Each assessment made as the COPY asks for the next row. Nothing here may query the
+        # database (the COPY holds it).
+        for item, outcome in judged:
+            summary = _summary(outcome)
+            frozen = certified.get(item.lot.pk)
+            yield LotAssessment(
+                lot=item.lot,
+                specification=item.spec,
+                status=outcome.status.value,
+                inputs_fingerprint=item.fingerprint,
+                assessed_at=now,
+                n_samples=outcome.n_samples,
+                outcome=_outcome_json(outcome),
+                summary=summary,
+                reasons=[*outcome.reasons, *notes.get(item.lot.pk, [])],
+                differs_from_certified=frozen is not None and (frozen[0] != outcome.status.value or frozen[1] != summary),
+                assessed_by=actor,
+            )
 
-    assessments = insert_all(made(), count=len(todo))
+    assessments = insert_all(made(), count=count)
     events: list[AuditChange] = []
     for assessment in assessments:
         events.append(

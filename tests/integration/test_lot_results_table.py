@@ -7,18 +7,23 @@ cannot be used. The reference below is the plain reading, written for clarity, n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import F
 from django.test import TestCase
+from psycopg import pq
 
-from assays.chemistry.assessment import SampleInput
+from assays.chemistry.assessment import SampleInput, assess_lot
 from assays.chemistry.purity import Result, model_uncertainty
 from assays.importers.analytes import LOI, NAMED_ANALYTES
-from assays.models import Lot, Measurement, MethodChannel, ResultAcceptance
-from assays.services.assessment import lots_result_table, lots_results
+from assays.models import Lot, Measurement, MethodChannel, ResultAcceptance, Specification
+from assays.selectors.accepted_results import result_lookups, tables_in_parts
+from assays.services.assessment import _READ_IN_TWO_FROM, _outcome_json, _spec_input, lots_assess, lots_result_table, lots_results
 from assays.services.runs import run_import
 from tests.assessment_setup import make_assessment_lab, make_lot, results_csv
 from tests.conftest import World
@@ -152,3 +157,61 @@ def test_the_table_reads_what_the_row_by_row_reading_gives(world: World, technic
 def test_no_lots_read_nothing() -> None:
     table = lots_result_table(lot_ids=[])
     assert (table.lot_ids, table.sample_codes, len(table.key)) == ([], [], 0)
+
+
+def _many_lots(technician: User, qa_manager: User, world: World, count: int) -> list[Lot]:
+    lab = make_assessment_lab(qa_manager=qa_manager, site=world.uk_site, spec=SPEC, method_code="RT-P", instrument_code="UK1-RTP")
+    lots = [make_lot(lab, f"RT-P{index:02d}", samples=2) for index in range(count)]
+    sheet = b"sample_id,analyte,value,unit\n" + b"".join(
+        results_csv(lot, fe=10.0 + index).split(b"\n", 1)[1] for index, lot in enumerate(lots)
+    )
+    _import(technician, lab, sheet)
+    return lots
+
+
+def test_a_chunk_read_in_two_parts_is_assessed_as_each_lot_alone(world: World, technician: User, qa_manager: User) -> None:
+    # A chunk of at least _READ_IN_TWO_FROM lots is read in two parts, the second read while the
+    # first is judged; each lot's assessment must be what its own results alone give.
+    lots = _many_lots(technician, qa_manager, world, _READ_IN_TWO_FROM + 4)
+    # Every lot's inputs change (so that every lot is assessed again, in the chunk), and one lot in
+    # each part gets a result that cannot be used, whose note must reach that lot and no other.
+    Measurement.objects.filter(acquisition__sample__lot__in=lots, analyte__code="Fe").update(value=F("value") + 1.5)
+    for lot in (lots[1], lots[-2]):
+        unusable = Measurement.objects.filter(acquisition__sample__lot=lot, analyte__code="Pr").order_by("pk").first()
+        assert unusable is not None
+        Measurement.objects.filter(pk=unusable.pk).update(unit="µg/L", basis="solution")
+
+    done = lots_assess(lot_ids=[lot.pk for lot in lots])
+
+    assert sorted(done.changed) == sorted(lot.pk for lot in lots)
+    spec = _spec_input(Specification.objects.get(product=lots[0].product, status="active"))
+    for lot in lots:
+        alone = lots_results(lot_ids=[lot.pk])[lot.pk]
+        expected = assess_lot(samples=alone.samples, spec=spec)
+        stored = done.created[lot.pk]
+        assert stored.status == expected.status.value
+        assert stored.outcome == json.loads(json.dumps(_outcome_json(expected)))
+        assert stored.reasons == [*expected.reasons, *alone.notes]
+        assert len(alone.notes) == (1 if lot in (lots[1], lots[-2]) else 0)
+
+
+@pytest.mark.postgres
+def test_the_next_part_is_read_while_the_caller_works_on_this_one(world: World, technician: User, qa_manager: User) -> None:
+    lots = _many_lots(technician, qa_manager, world, 5)
+    ids = [lot.pk for lot in lots]
+    parts = [ids[:2], ids[2:]]
+    tables = tables_in_parts(parts=parts, lookups=result_lookups(lot_ids=ids))
+
+    first, _ = next(tables)
+    # A query in flight on the connection: the second part's, sent before the first was handed over.
+    assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE
+    second, _ = next(tables)
+    assert connection.connection.pgconn.transaction_status != pq.TransactionStatus.ACTIVE
+    assert next(tables, None) is None
+    for table, part in ((first, parts[0]), (second, parts[1])):
+        alone = lots_result_table(lot_ids=part)
+        assert table.lot_ids == part
+        assert [_ordered(table.samples(position)) for position in range(len(part))] == [
+            _ordered(alone.samples(position)) for position in range(len(part))
+        ]
+    assert first.sample_count(0) == 2
