@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from assays.chemistry.decisions import Bound, DecisionRule, LineJudgement, Verdict, judge_line
+from assays.chemistry.decisions import Bound, DecisionRule, LineJudgement, Verdict, limit_judge
 from assays.chemistry.lot_statistics import LotStatistics, lot_statistics
 from assays.chemistry.oxides import parse_oxide
 from assays.chemistry.purity import (
@@ -134,6 +134,49 @@ class LineOutcome:
     reason: str
     # U = 2·√(u_meas² + s²/n); None when a sample's measurement uncertainty is unknown (never understated).
     expanded_u: float | None = None
+
+    # Written out, as ``purity.Result``'s (see there): a reassessment makes one per line of every lot.
+    def __init__(
+        self,
+        line: Line,
+        best: float | None,
+        lower: float | None,
+        upper: float | None,
+        statistics: LotStatistics | None,
+        censored: bool,
+        lod: float | None,
+        judged_value: float | None,
+        judgement: LineJudgement | None,
+        verdict: Verdict | None,
+        reason: str,
+        expanded_u: float | None = None,
+    ) -> None:
+        _set_line(self, line)
+        _set_best(self, best)
+        _set_lower(self, lower)
+        _set_upper(self, upper)
+        _set_statistics(self, statistics)
+        _set_censored(self, censored)
+        _set_lod(self, lod)
+        _set_judged_value(self, judged_value)
+        _set_judgement(self, judgement)
+        _set_verdict(self, verdict)
+        _set_reason(self, reason)
+        _set_expanded_u(self, expanded_u)
+
+
+_set_line = LineOutcome.__dict__["line"].__set__
+_set_best = LineOutcome.__dict__["best"].__set__
+_set_lower = LineOutcome.__dict__["lower"].__set__
+_set_upper = LineOutcome.__dict__["upper"].__set__
+_set_statistics = LineOutcome.__dict__["statistics"].__set__
+_set_censored = LineOutcome.__dict__["censored"].__set__
+_set_lod = LineOutcome.__dict__["lod"].__set__
+_set_judged_value = LineOutcome.__dict__["judged_value"].__set__
+_set_judgement = LineOutcome.__dict__["judgement"].__set__
+_set_verdict = LineOutcome.__dict__["verdict"].__set__
+_set_reason = LineOutcome.__dict__["reason"].__set__
+_set_expanded_u = LineOutcome.__dict__["expanded_u"].__set__
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,63 +403,63 @@ def _line_outcome(
 def judged_line_outcome(
     line: Line, *, means: Sequence[float], best_values: Sequence[float], uncertainties: Sequence[float | None], censored: bool
 ) -> LineOutcome:
-    """A line's lot statistics and verdict from its per-sample values.
+    """A line's lot statistics and verdict from its per-sample values (``LineJudge.outcome``)."""
+    return LineJudge(line).outcome(means=means, best_values=best_values, uncertainties=uncertainties, censored=censored)
 
-    ``means``: the lot means under ``CONVENTIONS`` (lower, best, upper); ``best_values`` and
-    ``uncertainties``: each sample's best estimate and its standard uncertainty (None: unknown);
-    ``censored``: the line's analyte is below its LOD in every sample.
-    """
-    lower_mean, best_mean, upper_mean = means
-    known = [u for u in uncertainties if u is not None]
-    # statistics.fmean's own arithmetic (fsum over n), without its generality: every line of every lot comes here.
-    u_measurement = math.fsum(known) / len(known) if known and len(known) == len(uncertainties) else None
-    stats = lot_statistics(values=best_values, u_measurement=u_measurement or 0.0)
-    # The lot's LOD is the mean of the limits the samples were censored at (a censored result's
-    # value, which is an outside lab's wider "< x" where there is one, not the method's LOD), as the
-    # line's oxide and on the spec's basis: exactly the upper-bound lot value (lot_censoring_limit).
-    lod = upper_mean if censored else None
-    # U: unknown when a sample's measurement uncertainty is (never understated).
-    expanded = stats.expanded_u if u_measurement is not None else None
-    if not (line.minimum or line.maximum):
-        return LineOutcome(
-            line, best_mean, lower_mean, upper_mean, stats, censored, lod, None, None, None, "reported without a limit", expanded
+
+class LineJudge:
+    """One specification line, worked out once (its limits as ``decisions.LimitJudge``), to judge
+    many lots' values: ``judged_line_outcome`` for each is ``outcome``, without working the line out
+    again (a reassessment judges every line of thousands of lots)."""
+
+    __slots__ = ("guard_band", "limits", "line")
+
+    def __init__(self, line: Line) -> None:
+        self.line = line
+        self.guard_band = line.rule == DecisionRule.GUARD_BAND
+        # Each bound the line has, with its limit worked out; most lines have one.
+        self.limits = tuple(
+            (bound, limit_judge(limit=written, bound=bound, comparison=line.comparison, rule=line.rule, unit=line.unit))
+            for bound, written in ((Bound.MIN, line.minimum), (Bound.MAX, line.maximum))
+            if written
         )
-    judgements = []
-    for bound, written in ((Bound.MIN, line.minimum), (Bound.MAX, line.maximum)):
-        if not written:
-            continue
-        worst = min(means) if bound is Bound.MIN else max(means)
-        if line.rule == DecisionRule.GUARD_BAND and expanded is None and not (censored and bound is Bound.MAX):
-            return LineOutcome(line, best_mean, lower_mean, upper_mean, stats, censored, lod, worst, None, Verdict.INCONCLUSIVE,
-                               "a guard band needs the expanded uncertainty, which is unknown for this quantity")  # fmt: skip
-        judgement = judge_line(
-            value=worst,
-            limit=written,
-            bound=bound,
-            comparison=line.comparison,
-            rule=line.rule,
-            expanded_uncertainty=expanded,
-            censored=censored and bound is Bound.MAX,
-            lod=lod if censored and bound is Bound.MAX else None,
-            unit=line.unit,
-        )
-        judgements.append((worst, judgement))
-    # The worse of a line's two verdicts (a range); most lines have one bound.
-    worst_value, judgement = judgements[0] if len(judgements) == 1 else max(judgements, key=lambda pair: _RANK[pair[1].verdict])
-    return LineOutcome(
-        line=line,
-        best=best_mean,
-        lower=lower_mean,
-        upper=upper_mean,
-        statistics=stats,
-        censored=censored,
-        lod=lod,
-        judged_value=worst_value,
-        judgement=judgement,
-        verdict=judgement.verdict,
-        reason=judgement.reason,
-        expanded_u=expanded,
-    )
+
+    def outcome(
+        self, *, means: Sequence[float], best_values: Sequence[float], uncertainties: Sequence[float | None], censored: bool
+    ) -> LineOutcome:
+        """The line's lot statistics and verdict from its per-sample values.
+
+        ``means``: the lot means under ``CONVENTIONS`` (lower, best, upper); ``best_values`` and
+        ``uncertainties``: each sample's best estimate and its standard uncertainty (None: unknown);
+        ``censored``: the line's analyte is below its LOD in every sample.
+        """
+        line = self.line
+        lower_mean, best_mean, upper_mean = means
+        # statistics.fmean's own arithmetic (fsum over n), without its generality: every line of every lot comes here.
+        u_measurement = math.fsum(uncertainties) / len(uncertainties) if uncertainties and None not in uncertainties else None  # type: ignore[arg-type]  # no None, just checked
+        stats = lot_statistics(values=best_values, u_measurement=u_measurement or 0.0)
+        # The lot's LOD is the mean of the limits the samples were censored at (a censored result's
+        # value, which is an outside lab's wider "< x" where there is one, not the method's LOD), as the
+        # line's oxide and on the spec's basis: exactly the upper-bound lot value (lot_censoring_limit).
+        lod = upper_mean if censored else None
+        # U: unknown when a sample's measurement uncertainty is (never understated).
+        expanded = stats.expanded_u if u_measurement is not None else None
+        if not self.limits:
+            reason = "reported without a limit"
+            return LineOutcome(line, best_mean, lower_mean, upper_mean, stats, censored, lod, None, None, None, reason, expanded)
+        judgements = []
+        for bound, limit in self.limits:
+            worst = min(means) if bound is Bound.MIN else max(means)
+            against_lod = censored and bound is Bound.MAX
+            if self.guard_band and expanded is None and not against_lod:
+                return LineOutcome(line, best_mean, lower_mean, upper_mean, stats, censored, lod, worst, None, Verdict.INCONCLUSIVE,
+                                   "a guard band needs the expanded uncertainty, which is unknown for this quantity")  # fmt: skip
+            judgement = limit.judge(worst, expanded, censored=against_lod, lod=lod if against_lod else None)
+            judgements.append((worst, judgement))
+        # The worse of a line's two verdicts (a range); most lines have one bound.
+        worst_value, judgement = judgements[0] if len(judgements) == 1 else max(judgements, key=lambda pair: _RANK[pair[1].verdict])
+        verdict, reason = judgement.verdict, judgement.reason
+        return LineOutcome(line, best_mean, lower_mean, upper_mean, stats, censored, lod, worst_value, judgement, verdict, reason, expanded)
 
 
 _RANK = {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.NOT_DETERMINABLE: 2, Verdict.FAIL: 3}

@@ -32,7 +32,16 @@ from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 
-from assays.chemistry.rounding import Number, exact_decimal, format_decimal, limit_decimal, limit_places, round_half_even, with_unit
+from assays.chemistry.rounding import (
+    Number,
+    check_places,
+    exact_decimal,
+    format_decimal,
+    limit_decimal,
+    limit_places,
+    round_exact_half_even,
+    with_unit,
+)
 from assays.errors import DomainError
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -95,6 +104,43 @@ class LineJudgement:
     reason: str
     censored: bool = False
 
+    # Written out, as ``purity.Result``'s: a frozen dataclass's generated __init__ sets each field
+    # through object.__setattr__ (two thirds of the cost of making one), and a reassessment judges
+    # every line of every lot. The slots' descriptors set the fields, as object.__setattr__ would;
+    # the instance stays frozen to everyone else.
+    def __init__(
+        self,
+        verdict: Verdict,
+        compared_value: Decimal,
+        limit: Decimal,
+        bound: Bound,
+        comparison: Comparison,
+        rule: DecisionRule,
+        expanded_uncertainty: Decimal | None,
+        reason: str,
+        censored: bool = False,
+    ) -> None:
+        _set_verdict(self, verdict)
+        _set_compared_value(self, compared_value)
+        _set_limit(self, limit)
+        _set_bound(self, bound)
+        _set_comparison(self, comparison)
+        _set_rule(self, rule)
+        _set_expanded_uncertainty(self, expanded_uncertainty)
+        _set_reason(self, reason)
+        _set_censored(self, censored)
+
+
+_set_verdict = LineJudgement.__dict__["verdict"].__set__
+_set_compared_value = LineJudgement.__dict__["compared_value"].__set__
+_set_limit = LineJudgement.__dict__["limit"].__set__
+_set_bound = LineJudgement.__dict__["bound"].__set__
+_set_comparison = LineJudgement.__dict__["comparison"].__set__
+_set_rule = LineJudgement.__dict__["rule"].__set__
+_set_expanded_uncertainty = LineJudgement.__dict__["expanded_uncertainty"].__set__
+_set_reason = LineJudgement.__dict__["reason"].__set__
+_set_censored = LineJudgement.__dict__["censored"].__set__
+
 
 def validate_line_rule(*, comparison: Comparison | str, rule: DecisionRule | str) -> None:
     """Refuse a combination of comparison method and decision rule that has no meaning.
@@ -141,40 +187,35 @@ def judge_line(
     Guard band: U is required and must be >= 0; with U = 0 it is simple acceptance by the
     absolute method.
     """
+    return limit_judge(limit=limit, bound=bound, comparison=comparison, rule=rule, unit=unit).judge(
+        value, expanded_uncertainty, censored=censored, lod=lod
+    )
+
+
+def limit_judge(
+    *, limit: Decimal | str, bound: Bound | str, comparison: Comparison | str, rule: DecisionRule | str, unit: str = ""
+) -> LimitJudge:
+    """What judging against one limit needs, worked out once: ``judge_line`` without the per-value
+    work, for a caller that judges many values against the same limit (a reassessment judges a
+    line of every lot). The same checks as ``judge_line``, which is this and ``LimitJudge.judge``."""
     # The cache is keyed by the limit's text: Decimal("99.9") == Decimal("99.90"), but they round
     # to different digits. A Decimal's str keeps its exponent; a float is refused here.
     text = limit if isinstance(limit, str) else str(limit_decimal(limit))
-    line = _line(text, _member(Bound, bound, "bound"), _member(Comparison, comparison, "comparison method"),
-                 _member(DecisionRule, rule, "decision rule"), unit)  # fmt: skip
-    number = _exact(value, "value")
-    uncertainty = None if expanded_uncertainty is None else _exact(expanded_uncertainty, "expanded uncertainty")
-    if uncertainty is not None and uncertainty < 0:
-        raise DecisionError(f"an expanded uncertainty cannot be negative ({expanded_uncertainty!r})")
-
-    if censored and line.bound is Bound.MAX:
-        if lod is None:
-            raise DecisionError("a censored result needs its LOD to be judged against a maximum")
-        return _judge_censored_against_maximum(line, _exact(lod, "LOD"), uncertainty)
-    if line.rule is DecisionRule.GUARD_BAND:
-        if uncertainty is None:
-            raise DecisionError("a guard-band line needs the expanded uncertainty U of the result")
-        judgement = _judge_guard_band(line, number, uncertainty)
-    else:
-        judgement = _judge_simple(line, number, uncertainty)
-    if censored:
-        note = f"; censored result judged at the value given ({_show(number, line.unit)}, the caller's censoring convention)"
-        return _replace_reason(judgement, judgement.reason + note, censored=True)
-    return judgement
+    return _limit_judge(text, _member(Bound, bound, "bound"), _member(Comparison, comparison, "comparison method"),
+                        _member(DecisionRule, rule, "decision rule"), unit)  # fmt: skip
 
 
 # Cached: a lot assessment judges every line of every lot, against the same few limits; what a
 # limit is (its Decimal, its last digit, its wording) is worked out once per line.
 @functools.lru_cache(maxsize=1024)
-def _line(limit: str, bound: Bound, comparison: Comparison, rule: DecisionRule, unit: str) -> _Line:
+def _limit_judge(limit: str, bound: Bound, comparison: Comparison, rule: DecisionRule, unit: str) -> LimitJudge:
     validate_line_rule(comparison=comparison, rule=rule)
     limit_number = limit_decimal(limit)
+    places = limit_places(limit_number)
+    if comparison is Comparison.ROUNDING:
+        check_places(places)  # the digit the rounding method rounds to: checked once, not at every rounding
     name = "minimum" if bound is Bound.MIN else "maximum"
-    return _Line(bound, comparison, rule, limit_number, limit_places(limit_number), unit, f"the {name} {_show(limit_number, unit)}")
+    return LimitJudge(bound, comparison, rule, limit_number, places, unit, f"the {name} {_show(limit_number, unit)}")
 
 
 def combine(verdicts: Iterable[Verdict | str]) -> LotStatus:
@@ -198,7 +239,9 @@ def combine(verdicts: Iterable[Verdict | str]) -> LotStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class _Line:
+class LimitJudge:
+    """One limit of a specification line, worked out (``limit_judge``): judges values against it."""
+
     bound: Bound
     comparison: Comparison
     rule: DecisionRule
@@ -207,39 +250,57 @@ class _Line:
     unit: str
     limit_text: str  # "the minimum 99.9 %"
 
+    def judge(
+        self,
+        value: float | Decimal,
+        expanded_uncertainty: float | Decimal | None = None,
+        *,
+        censored: bool = False,
+        lod: float | Decimal | None = None,
+    ) -> LineJudgement:
+        """The verdict of ``value`` against this limit: ``judge_line``'s (see there)."""
+        number = _exact(value, "value")
+        uncertainty = None if expanded_uncertainty is None else _exact(expanded_uncertainty, "expanded uncertainty")
+        if uncertainty is not None and uncertainty < 0:
+            raise DecisionError(f"an expanded uncertainty cannot be negative ({expanded_uncertainty!r})")
+        if censored and self.bound is Bound.MAX:
+            if lod is None:
+                raise DecisionError("a censored result needs its LOD to be judged against a maximum")
+            return _judge_censored_against_maximum(self, _exact(lod, "LOD"), uncertainty)
+        if self.rule is DecisionRule.GUARD_BAND:
+            if uncertainty is None:
+                raise DecisionError("a guard-band line needs the expanded uncertainty U of the result")
+            judgement = _judge_guard_band(self, number, uncertainty)
+        else:
+            judgement = _judge_simple(self, number, uncertainty)
+        if censored:
+            note = f"; censored result judged at the value given ({_show(number, self.unit)}, the caller's censoring convention)"
+            return _replace_reason(judgement, judgement.reason + note, censored=True)
+        return judgement
+
     def judgement(
         self, verdict: Verdict, compared: Decimal, reason: str, uncertainty: Decimal | None, *, censored: bool = False
     ) -> LineJudgement:
-        return LineJudgement(
-            verdict=verdict,
-            compared_value=compared,
-            limit=self.limit,
-            bound=self.bound,
-            comparison=self.comparison,
-            rule=self.rule,
-            expanded_uncertainty=uncertainty,
-            reason=reason,
-            censored=censored,
-        )
+        return LineJudgement(verdict, compared, self.limit, self.bound, self.comparison, self.rule, uncertainty, reason, censored)
 
 
-def _within(line: _Line, number: Decimal) -> bool:
+def _within(line: LimitJudge, number: Decimal) -> bool:
     # At the limit passes, for both bounds.
     return number >= line.limit if line.bound is Bound.MIN else number <= line.limit
 
 
-def _judge_simple(line: _Line, number: Decimal, uncertainty: Decimal | None) -> LineJudgement:
-    compared = round_half_even(number, places=line.places) if line.comparison is Comparison.ROUNDING else number
+def _judge_simple(line: LimitJudge, number: Decimal, uncertainty: Decimal | None) -> LineJudgement:
+    compared = round_exact_half_even(number, places=line.places) if line.comparison is Comparison.ROUNDING else number
     passed = _within(line, compared)
     verdict = Verdict.PASS if passed else Verdict.FAIL
     relation = _relation(line.bound, passed=passed)
     shown = _show(number, line.unit)
     if line.comparison is Comparison.ROUNDING:
         shown = f"{shown} rounded to {_show(compared, line.unit)}"
-    return line.judgement(verdict, compared, f"{shown} {relation} {line.limit_text}: {verdict}", uncertainty)
+    return line.judgement(verdict, compared, f"{shown} {relation} {line.limit_text}: {verdict.value}", uncertainty)
 
 
-def _judge_guard_band(line: _Line, number: Decimal, uncertainty: Decimal) -> LineJudgement:
+def _judge_guard_band(line: LimitJudge, number: Decimal, uncertainty: Decimal) -> LineJudgement:
     low, high = _exact_sum(number, -uncertainty), _exact_sum(number, uncertainty)
     # The end of value ± U nearest the limit decides a pass, the farthest one a fail.
     worst, best = (low, high) if line.bound is Bound.MIN else (high, low)
@@ -256,10 +317,10 @@ def _judge_guard_band(line: _Line, number: Decimal, uncertainty: Decimal) -> Lin
     return line.judgement(verdict, number, reason, uncertainty)
 
 
-def _judge_censored_against_maximum(line: _Line, lod: Decimal, uncertainty: Decimal | None) -> LineJudgement:
+def _judge_censored_against_maximum(line: LimitJudge, lod: Decimal, uncertainty: Decimal | None) -> LineJudgement:
     if lod < 0:
         raise DecisionError(f"a detection limit cannot be negative ({format_decimal(lod)})")
-    compared = round_half_even(lod, places=line.places) if line.comparison is Comparison.ROUNDING else lod
+    compared = round_exact_half_even(lod, places=line.places) if line.comparison is Comparison.ROUNDING else lod
     shown = f"< LOD {_show(lod, line.unit)}"
     if line.comparison is Comparison.ROUNDING and compared != lod:
         shown = f"{shown} (rounded to the limit's last digit: {_show(compared, line.unit)})"

@@ -14,7 +14,7 @@ How it stays equal to ``assess_lot`` (a property test holds the two equal on gen
   and is not moved by an absent element's exact zero, and a hypot gets exactly the present terms,
   in the order of atomic number;
 * each line's lot statistics and verdict come from the very function ``assess_lot`` uses
-  (``assessment.judged_line_outcome``), and the lot's status from ``assessment.lot_outcome``.
+  (``assessment.judged_line_outcome``, through its ``LineJudge``), and the lot's status from ``assessment.lot_outcome``.
 
 What it leaves to ``assess_lot``, lot by lot: a specification without main components (a
 feedstock's payable composition) or with a quantity it does not know; a lot with no
@@ -37,11 +37,11 @@ from assays.chemistry.assessment import (
     CONVENTIONS,
     AssessmentError,
     Line,
+    LineJudge,
     LotOutcome,
     SampleInput,
     Specification,
     assess_lot,
-    judged_line_outcome,
     lot_outcome,
     sample_composition,
 )
@@ -338,6 +338,7 @@ class _Table:
             refused |= ((results.value == 0) & np.signbit(results.value) & results.present).any(axis=1)
         u = self._uncertainties(values.sums[_BEST], refused=refused)
         per_line = [self._line_values(line, values, u) for line in spec.lines]
+        judges = [LineJudge(line) for line in spec.lines]
         start = 0
         for size in self.lot_sizes:
             end = start + size
@@ -347,14 +348,13 @@ class _Table:
                 continue
             n = end - start
             lines = [
-                judged_line_outcome(
-                    line,
+                judge.outcome(
                     means=[math.fsum(convention[start:end]) / n for convention in line_values],
                     best_values=line_values[_BEST][start:end],
                     uncertainties=uncertainties[start:end],
                     censored=all(censored[start:end]),
                 )
-                for line, (line_values, uncertainties, censored) in zip(spec.lines, per_line, strict=True)
+                for judge, (line_values, uncertainties, censored) in zip(judges, per_line, strict=True)
             ]
             yield lot_outcome(spec=spec, n_samples=n, lines=lines)
             start = end

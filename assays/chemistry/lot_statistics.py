@@ -59,6 +59,40 @@ class LotStatistics:
     u_lot: float
     expanded_u: float
 
+    # Written out, as ``purity.Result``'s (see there): every line of every lot has its statistics.
+    def __init__(
+        self,
+        mean: float,
+        n: int,
+        sd: float | None,
+        rsd_percent: float | None,
+        ci95_low: float | None,
+        ci95_high: float | None,
+        u_measurement: float,
+        u_lot: float,
+        expanded_u: float,
+    ) -> None:
+        _set_mean(self, mean)
+        _set_n(self, n)
+        _set_sd(self, sd)
+        _set_rsd_percent(self, rsd_percent)
+        _set_ci95_low(self, ci95_low)
+        _set_ci95_high(self, ci95_high)
+        _set_u_measurement(self, u_measurement)
+        _set_u_lot(self, u_lot)
+        _set_expanded_u(self, expanded_u)
+
+
+_set_mean = LotStatistics.__dict__["mean"].__set__
+_set_n = LotStatistics.__dict__["n"].__set__
+_set_sd = LotStatistics.__dict__["sd"].__set__
+_set_rsd_percent = LotStatistics.__dict__["rsd_percent"].__set__
+_set_ci95_low = LotStatistics.__dict__["ci95_low"].__set__
+_set_ci95_high = LotStatistics.__dict__["ci95_high"].__set__
+_set_u_measurement = LotStatistics.__dict__["u_measurement"].__set__
+_set_u_lot = LotStatistics.__dict__["u_lot"].__set__
+_set_expanded_u = LotStatistics.__dict__["expanded_u"].__set__
+
 
 def _finite(number: object, *, what: str) -> float:
     if type(number) is float and math.isfinite(number):  # the common case first: every line of every lot
@@ -139,34 +173,17 @@ def lot_statistics(*, values: Sequence[float], u_measurement: float) -> LotStati
         raise LotStatisticsError("a lot statistic needs at least one sample value")
     mean = total / n
     if n == 1:
-        return LotStatistics(
-            mean=mean,
-            n=1,
-            sd=None,
-            rsd_percent=None,
-            ci95_low=None,
-            ci95_high=None,
-            u_measurement=u_meas,
-            u_lot=u_meas,
-            expanded_u=COVERAGE_FACTOR * u_meas,
-        )
+        # mean, n, sd, rsd_percent, ci95_low, ci95_high, u_measurement, u_lot, expanded_u
+        return LotStatistics(mean, 1, None, None, None, None, u_meas, u_meas, COVERAGE_FACTOR * u_meas)
     # Exact rational arithmetic, as statistics.stdev: no cancellation for values such as 99.62,
     # 99.63, 99.61 whose spread is 1e-4 of their size.
     sd = exact_stdev(numbers)
     standard_error = sd / math.sqrt(n)
     half_width = _t_quantile(n - 1) * standard_error
     u_lot = math.hypot(u_meas, standard_error)
-    return LotStatistics(
-        mean=mean,
-        n=n,
-        sd=sd,
-        rsd_percent=None if mean == 0 else 100.0 * sd / abs(mean),
-        ci95_low=mean - half_width,
-        ci95_high=mean + half_width,
-        u_measurement=u_meas,
-        u_lot=u_lot,
-        expanded_u=COVERAGE_FACTOR * u_lot,
-    )
+    rsd_percent = None if mean == 0 else 100.0 * sd / abs(mean)
+    # mean, n, sd, rsd_percent, ci95_low, ci95_high, u_measurement, u_lot, expanded_u
+    return LotStatistics(mean, n, sd, rsd_percent, mean - half_width, mean + half_width, u_meas, u_lot, COVERAGE_FACTOR * u_lot)
 
 
 def all_censored(results: Iterable[Result]) -> bool:

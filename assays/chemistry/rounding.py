@@ -79,8 +79,14 @@ def round_half_even(value: Number, *, places: int) -> Decimal:
     ``Decimal.quantize`` with ROUND_HALF_EVEN would give, but in a context wide enough for any
     finite input. A rounded zero is returned without a sign: a report never shows "-0.0".
     """
-    _check_places(places)
+    check_places(places)
     number = exact_decimal(value)
+    return _quantize(number, places)
+
+
+def round_exact_half_even(number: Decimal, *, places: int) -> Decimal:
+    """``round_half_even`` of a number already exact (from ``exact_decimal``) to places already
+    checked (``check_places``): for a caller that rounds many numbers to the same place."""
     return _quantize(number, places)
 
 
@@ -178,7 +184,8 @@ def _significant_places(number: Decimal) -> int:
     return UNCERTAINTY_SIGNIFICANT_FIGURES - 1 - number.adjusted()
 
 
-def _check_places(places: int) -> None:
+def check_places(places: int) -> None:
+    """Refuse decimal places that are not an integer, or that no reported quantity needs (``MAX_PLACES``)."""
     if isinstance(places, bool) or not isinstance(places, int):
         raise RoundingError(f"decimal places must be an integer, not {places!r}")
     if abs(places) > MAX_PLACES:

@@ -409,3 +409,15 @@ def test_a_float_limit_is_refused_even_when_an_equal_limit_was_judged_before() -
     judge_line(value=1.0, limit=Decimal("100"), bound="max", comparison="absolute", rule="simple")
     with pytest.raises(RoundingError):
         judge_line(value=1.0, limit=100.0, bound="max", comparison="absolute", rule="simple")
+
+
+def test_a_limit_written_past_any_reported_digit_is_refused_only_where_it_would_be_rounded_to() -> None:
+    # The rounding method rounds to the limit's last written digit; one 500 places down is no
+    # reported quantity's, and is refused (by name) whether the limit was worked out before or not.
+    tiny = "1E-500"
+    with pytest.raises(RoundingError, match="decimal places"):
+        judge_line(value=1e-300, limit=tiny, bound=MAX, comparison=ROUNDING, rule=SIMPLE)
+    with pytest.raises(RoundingError, match="decimal places"):
+        judge_line(value=1e-300, limit=tiny, bound=MAX, comparison=ROUNDING, rule=SIMPLE)
+    # The absolute method rounds nothing: the same limit judges.
+    assert judge_line(value=1e-300, limit=tiny, bound=MAX, comparison=ABSOLUTE, rule=SIMPLE).verdict is FAIL
