@@ -308,17 +308,26 @@ def _lots_assess(ids: list[int], *, actor: User | None, reason: str) -> LotsAsse
     )
 
 
-# A chunk's lots are read in two parts when it has at least this many, the second read by the
-# database while the first is judged. More parts would hide more of the reading, but each part's
-# query scans the product's acceptances once more.
-_READ_IN_TWO_FROM = 20
+# A chunk's lots are read in parts when it has at least this many, each part read by the database
+# while the one before is judged. Only the first part's reading is waited for, so it is small; the
+# database reads a lot several times faster than Python judges one, so each later part may be larger
+# than the one judged meanwhile. Measured on 2,000 lots in chunks of 200: waiting on the reads
+# 0.61 s in two halves, 0.39 s in eighths 1, 3 and 4 (each part's query costs a little more).
+_READ_IN_PARTS_FROM = 20
+_PART_EIGHTHS = (1, 3, 4)
 
 
 def _parts(lots: list[Lot]) -> list[list[Lot]]:
-    if len(lots) < _READ_IN_TWO_FROM:
+    if len(lots) < _READ_IN_PARTS_FROM:
         return [lots] if lots else []
-    half = len(lots) // 2
-    return [lots[:half], lots[half:]]
+    parts: list[list[Lot]] = []
+    start = 0
+    for eighths in _PART_EIGHTHS[:-1]:
+        end = start + max(1, len(lots) * eighths // 8)
+        parts.append(lots[start:end])
+        start = end
+    parts.append(lots[start:])
+    return parts
 
 
 def _to_assess(

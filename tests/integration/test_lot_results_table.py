@@ -23,7 +23,7 @@ from assays.chemistry.purity import Result, model_uncertainty
 from assays.importers.analytes import LOI, NAMED_ANALYTES
 from assays.models import Lot, Measurement, MethodChannel, ResultAcceptance, Specification
 from assays.selectors.accepted_results import result_lookups, tables_in_parts
-from assays.services.assessment import _READ_IN_TWO_FROM, _outcome_json, _spec_input, lots_assess, lots_result_table, lots_results
+from assays.services.assessment import _READ_IN_PARTS_FROM, _outcome_json, _parts, _spec_input, lots_assess, lots_result_table, lots_results
 from assays.services.runs import run_import
 from tests.assessment_setup import make_assessment_lab, make_lot, results_csv
 from tests.conftest import World
@@ -169,12 +169,14 @@ def _many_lots(technician: User, qa_manager: User, world: World, count: int) -> 
     return lots
 
 
-def test_a_chunk_read_in_two_parts_is_assessed_as_each_lot_alone(world: World, technician: User, qa_manager: User) -> None:
-    # A chunk of at least _READ_IN_TWO_FROM lots is read in two parts, the second read while the
-    # first is judged; each lot's assessment must be what its own results alone give.
-    lots = _many_lots(technician, qa_manager, world, _READ_IN_TWO_FROM + 4)
+def test_a_chunk_read_in_parts_is_assessed_as_each_lot_alone(world: World, technician: User, qa_manager: User) -> None:
+    # A chunk of at least _READ_IN_PARTS_FROM lots is read in parts, each read while the one before
+    # is judged; each lot's assessment must be what its own results alone give.
+    lots = _many_lots(technician, qa_manager, world, _READ_IN_PARTS_FROM + 4)
+    assert [len(part) for part in _parts(lots)] == [3, 9, 12]  # an eighth, three eighths, the rest
     # Every lot's inputs change (so that every lot is assessed again, in the chunk), and one lot in
-    # each part gets a result that cannot be used, whose note must reach that lot and no other.
+    # the first part and one in the last get a result that cannot be used, whose note must reach
+    # that lot and no other.
     Measurement.objects.filter(acquisition__sample__lot__in=lots, analyte__code="Fe").update(value=F("value") + 1.5)
     for lot in (lots[1], lots[-2]):
         unusable = Measurement.objects.filter(acquisition__sample__lot=lot, analyte__code="Pr").order_by("pk").first()
