@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -64,13 +65,14 @@ def insert_all(instances: Iterable[M], *, count: int | None = None) -> list[M]:
         columns=sql.SQL(", ").join(map(sql.Identifier, [meta.pk.column, *(field.column for field in fields)])),
     )
     ids = draw_ids(model, count)
+    plan = [_ColumnPlan.of(field) for field in fields]
     written: list[M] = []
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for instance in itertools.chain((first,), made):
             if len(written) == count:
                 raise ValueError(f"insert_all was told of {count} rows, and was given more")
             instance.pk = ids[len(written)]
-            copy.write_row((instance.pk, *(_database_value(field, instance) for field in fields)))
+            copy.write_row((instance.pk, *(column.value(instance) for column in plan)))
             written.append(instance)
         if len(written) != count:
             raise ValueError(f"insert_all was told of {count} rows, and was given {len(written)}")
@@ -91,6 +93,56 @@ def _database_value(field: models.Field[Any, Any], instance: models.Model) -> An
     if value is not None and isinstance(field, models.JSONField) and field.encoder is None:
         return orjson.dumps(value, default=_JSON_DEFAULT, option=_JSON_OPTIONS).decode()
     return field.get_db_prep_save(value, connection)
+
+
+# The Python types a field of exactly these classes stores as they are: for such a value Django's
+# get_db_prep_save (to_python, get_prep_value, the backend's adaptation) gives the value back
+# unchanged, so it is not asked (a reassessment writes a dozen fields of thousands of rows). Any
+# other value, field class or subclass goes through Django, as bulk_create would.
+_STORED_AS_GIVEN: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.FloatField: (float,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ColumnPlan:
+    """How one field's value is found and sent, worked out once per ``insert_all``."""
+
+    field: models.Field[Any, Any]
+    attname: str
+    plain_pre_save: bool  # Field.pre_save, which only reads the attribute (no auto_now...)
+    as_given: tuple[type, ...]  # value types sent unchanged (``_STORED_AS_GIVEN``)
+
+    @classmethod
+    def of(cls, field: models.Field[Any, Any]) -> _ColumnPlan:
+        as_given: tuple[type, ...]
+        if isinstance(field, models.ForeignKey):
+            # A key to an integer id: the id as given, when it is an int (what the key's own field takes).
+            as_given = (int,) if isinstance(field.target_field, models.AutoField | models.BigAutoField) else ()
+        elif type(field) is models.JSONField and field.encoder is None:
+            as_given = ()  # never as given: its text (_database_value); only None, as SQL NULL
+        else:
+            as_given = _STORED_AS_GIVEN.get(type(field), ())
+            if not as_given:  # a field of another class: Django decides, None included
+                return cls(field, field.attname, False, ())
+        # None is NULL for every field above, as their get_db_prep_save gives it.
+        return cls(field, field.attname, type(field).pre_save is models.Field.pre_save, (*as_given, type(None)))
+
+    def value(self, instance: models.Model) -> Any:
+        if self.plain_pre_save:
+            value = getattr(instance, self.attname)
+            # bool is an int to isinstance: compared by exact type, so True never passes as an int.
+            if type(value) in self.as_given:
+                return value
+        return _database_value(self.field, instance)
 
 
 def draw_ids(model: type[models.Model], count: int) -> list[int]:

@@ -15,8 +15,8 @@ from django.db import IntegrityError, InternalError, connection, transaction
 from django.utils import timezone
 
 from assays.bulk_insert import insert_all
-from assays.models import AuditAction, AuditEvent
-from tests.factories import UserFactory
+from assays.models import AssessmentStatus, AuditAction, AuditEvent, LotAssessment
+from tests.factories import LotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +170,47 @@ def test_the_database_takes_the_first_rows_while_the_last_are_being_made() -> No
             stored = insert_all(made(), count=len(events))
     assert len(stored) == len(events)
     assert taken_before_the_last[0] >= 1, "the database had taken no row before the last was made"
+
+
+ASSESSMENT_COLUMNS = (
+    *("lot_id", "specification_id", "status", "inputs_fingerprint", "assessed_at", "is_frozen", "n_samples"),
+    *("outcome", "summary", "reasons", "differs_from_certified", "assessed_by_id"),
+)
+
+
+def _assessments(lot: Any, *, user: Any, at: Any) -> list[LotAssessment]:
+    # Every kind of column an assessment has: booleans both ways, an int, keys set and None, JSON
+    # with None (SQL NULL is refused there: NOT NULL) and empty, and text of a str subclass (a choice).
+    return [
+        LotAssessment(
+            lot=lot,
+            specification=None,
+            status=AssessmentStatus.CONFORMING if index % 2 else "off_spec",
+            inputs_fingerprint=f"v2:{index:061d}",
+            assessed_at=at,
+            is_frozen=bool(index % 2),
+            n_samples=index,
+            outcome={"lines": [{"best": 99.95123456789012, "verdict": None}]} if index else {},
+            summary={"relative_purity_pct": 99.9 + index / 100},
+            reasons=[f"reason {index}"] if index % 3 else [],
+            differs_from_certified=not index % 2,
+            assessed_by=user if index % 2 else None,
+        )
+        for index in range(5)
+    ]
+
+
+@pytest.mark.postgres
+def test_every_kind_of_column_is_stored_as_bulk_create_stores_it() -> None:
+    # insert_all sends the values of plain fields (text, integers, booleans, keys) as they are,
+    # without Django's conversion of each: the rows must be what Django's own insert makes of them.
+    lot, user, at = LotFactory(), UserFactory(), timezone.now()
+    with transaction.atomic():
+        copied = insert_all(_assessments(lot, user=user, at=at))
+        created = LotAssessment.objects.bulk_create(_assessments(lot, user=user, at=at))
+
+    def stored(rows: list[LotAssessment]) -> list[tuple[Any, ...]]:
+        return list(LotAssessment.objects.filter(pk__in=[row.pk for row in rows]).order_by("n_samples").values_list(*ASSESSMENT_COLUMNS))
+
+    assert stored(copied) == stored(created)
+    assert len(stored(copied)) == 5
