@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assays.chemistry.decisions import Bound, DecisionRule, LineJudgement, Verdict, limit_judge
+from assays.chemistry.frozen import init_through_slots
 from assays.chemistry.lot_statistics import LotStatistics, lot_statistics
 from assays.chemistry.oxides import parse_oxide
 from assays.chemistry.purity import (
@@ -119,6 +120,7 @@ class SampleInput:
     loi_percent: Result | None = None
 
 
+@init_through_slots
 @dataclass(frozen=True, slots=True)
 class LineOutcome:
     line: Line
@@ -134,49 +136,6 @@ class LineOutcome:
     reason: str
     # U = 2·√(u_meas² + s²/n); None when a sample's measurement uncertainty is unknown (never understated).
     expanded_u: float | None = None
-
-    # Written out, as ``purity.Result``'s (see there): a reassessment makes one per line of every lot.
-    def __init__(
-        self,
-        line: Line,
-        best: float | None,
-        lower: float | None,
-        upper: float | None,
-        statistics: LotStatistics | None,
-        censored: bool,
-        lod: float | None,
-        judged_value: float | None,
-        judgement: LineJudgement | None,
-        verdict: Verdict | None,
-        reason: str,
-        expanded_u: float | None = None,
-    ) -> None:
-        _set_line(self, line)
-        _set_best(self, best)
-        _set_lower(self, lower)
-        _set_upper(self, upper)
-        _set_statistics(self, statistics)
-        _set_censored(self, censored)
-        _set_lod(self, lod)
-        _set_judged_value(self, judged_value)
-        _set_judgement(self, judgement)
-        _set_verdict(self, verdict)
-        _set_reason(self, reason)
-        _set_expanded_u(self, expanded_u)
-
-
-_set_line = LineOutcome.__dict__["line"].__set__
-_set_best = LineOutcome.__dict__["best"].__set__
-_set_lower = LineOutcome.__dict__["lower"].__set__
-_set_upper = LineOutcome.__dict__["upper"].__set__
-_set_statistics = LineOutcome.__dict__["statistics"].__set__
-_set_censored = LineOutcome.__dict__["censored"].__set__
-_set_lod = LineOutcome.__dict__["lod"].__set__
-_set_judged_value = LineOutcome.__dict__["judged_value"].__set__
-_set_judgement = LineOutcome.__dict__["judgement"].__set__
-_set_verdict = LineOutcome.__dict__["verdict"].__set__
-_set_reason = LineOutcome.__dict__["reason"].__set__
-_set_expanded_u = LineOutcome.__dict__["expanded_u"].__set__
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 
+from assays.chemistry.frozen import init_through_slots
 from assays.chemistry.rounding import (
     Number,
     check_places,
@@ -85,6 +86,7 @@ class LotStatus(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+@init_through_slots
 @dataclass(frozen=True, slots=True)
 class LineJudgement:
     """The verdict of one line and what it was based on, for the certificate and the audit trail.
@@ -103,43 +105,6 @@ class LineJudgement:
     expanded_uncertainty: Decimal | None
     reason: str
     censored: bool = False
-
-    # Written out, as ``purity.Result``'s: a frozen dataclass's generated __init__ sets each field
-    # through object.__setattr__ (two thirds of the cost of making one), and a reassessment judges
-    # every line of every lot. The slots' descriptors set the fields, as object.__setattr__ would;
-    # the instance stays frozen to everyone else.
-    def __init__(
-        self,
-        verdict: Verdict,
-        compared_value: Decimal,
-        limit: Decimal,
-        bound: Bound,
-        comparison: Comparison,
-        rule: DecisionRule,
-        expanded_uncertainty: Decimal | None,
-        reason: str,
-        censored: bool = False,
-    ) -> None:
-        _set_verdict(self, verdict)
-        _set_compared_value(self, compared_value)
-        _set_limit(self, limit)
-        _set_bound(self, bound)
-        _set_comparison(self, comparison)
-        _set_rule(self, rule)
-        _set_expanded_uncertainty(self, expanded_uncertainty)
-        _set_reason(self, reason)
-        _set_censored(self, censored)
-
-
-_set_verdict = LineJudgement.__dict__["verdict"].__set__
-_set_compared_value = LineJudgement.__dict__["compared_value"].__set__
-_set_limit = LineJudgement.__dict__["limit"].__set__
-_set_bound = LineJudgement.__dict__["bound"].__set__
-_set_comparison = LineJudgement.__dict__["comparison"].__set__
-_set_rule = LineJudgement.__dict__["rule"].__set__
-_set_expanded_uncertainty = LineJudgement.__dict__["expanded_uncertainty"].__set__
-_set_reason = LineJudgement.__dict__["reason"].__set__
-_set_censored = LineJudgement.__dict__["censored"].__set__
 
 
 def validate_line_rule(*, comparison: Comparison | str, rule: DecisionRule | str) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from scipy import stats  # type: ignore[import-untyped]  # scipy ships no stubs; scipy-stubs is not a dependency
 
+from assays.chemistry.frozen import init_through_slots
 from assays.chemistry.purity import Convention, Result, result_value
 from assays.errors import DomainError
 
@@ -40,6 +41,7 @@ class LotStatisticsError(DomainError, ValueError):
     """Sample values that cannot make a lot statistic (none, NaN, a negative uncertainty...)."""
 
 
+@init_through_slots
 @dataclass(frozen=True, slots=True)
 class LotStatistics:
     """Mean of the lot's samples with its spread and uncertainty, in the values' unit.
@@ -58,40 +60,6 @@ class LotStatistics:
     u_measurement: float
     u_lot: float
     expanded_u: float
-
-    # Written out, as ``purity.Result``'s (see there): every line of every lot has its statistics.
-    def __init__(
-        self,
-        mean: float,
-        n: int,
-        sd: float | None,
-        rsd_percent: float | None,
-        ci95_low: float | None,
-        ci95_high: float | None,
-        u_measurement: float,
-        u_lot: float,
-        expanded_u: float,
-    ) -> None:
-        _set_mean(self, mean)
-        _set_n(self, n)
-        _set_sd(self, sd)
-        _set_rsd_percent(self, rsd_percent)
-        _set_ci95_low(self, ci95_low)
-        _set_ci95_high(self, ci95_high)
-        _set_u_measurement(self, u_measurement)
-        _set_u_lot(self, u_lot)
-        _set_expanded_u(self, expanded_u)
-
-
-_set_mean = LotStatistics.__dict__["mean"].__set__
-_set_n = LotStatistics.__dict__["n"].__set__
-_set_sd = LotStatistics.__dict__["sd"].__set__
-_set_rsd_percent = LotStatistics.__dict__["rsd_percent"].__set__
-_set_ci95_low = LotStatistics.__dict__["ci95_low"].__set__
-_set_ci95_high = LotStatistics.__dict__["ci95_high"].__set__
-_set_u_measurement = LotStatistics.__dict__["u_measurement"].__set__
-_set_u_lot = LotStatistics.__dict__["u_lot"].__set__
-_set_expanded_u = LotStatistics.__dict__["expanded_u"].__set__
 
 
 def _finite(number: object, *, what: str) -> float:
