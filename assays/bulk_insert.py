@@ -114,35 +114,32 @@ _STORED_AS_GIVEN: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class _ColumnPlan:
-    """How one field's value is found and sent, worked out once per ``insert_all``."""
+    """How one field's value is sent, worked out once per ``insert_all``."""
 
     field: models.Field[Any, Any]
     attname: str
-    plain_pre_save: bool  # Field.pre_save, which only reads the attribute (no auto_now...)
-    as_given: tuple[type, ...]  # value types sent unchanged (``_STORED_AS_GIVEN``)
+    as_given: tuple[type, ...]  # value types sent unchanged; none for a field Django must convert
 
     @classmethod
     def of(cls, field: models.Field[Any, Any]) -> _ColumnPlan:
-        as_given: tuple[type, ...]
-        if isinstance(field, models.ForeignKey):
+        if type(field).pre_save is not models.Field.pre_save:  # auto_now and the like: Django's
+            as_given: tuple[type, ...] = ()
+        elif isinstance(field, models.ForeignKey):
             # A key to an integer id: the id as given, when it is an int (what the key's own field takes).
-            as_given = (int,) if isinstance(field.target_field, models.AutoField | models.BigAutoField) else ()
+            integer_key = isinstance(field.target_field, models.AutoField | models.BigAutoField)
+            as_given = (int, type(None)) if integer_key else (type(None),)
         elif type(field) is models.JSONField and field.encoder is None:
-            as_given = ()  # never as given: its text (_database_value); only None, as SQL NULL
-        else:
-            as_given = _STORED_AS_GIVEN.get(type(field), ())
-            if not as_given:  # a field of another class: Django decides, None included
-                return cls(field, field.attname, False, ())
-        # None is NULL for every field above, as their get_db_prep_save gives it.
-        return cls(field, field.attname, type(field).pre_save is models.Field.pre_save, (*as_given, type(None)))
+            as_given = (type(None),)  # None as SQL NULL; a value as its text (_database_value)
+        elif type(field) in _STORED_AS_GIVEN:
+            as_given = (*_STORED_AS_GIVEN[type(field)], type(None))  # None is NULL, as Django gives it
+        else:  # a field of another class: Django decides, None included
+            as_given = ()
+        return cls(field, field.attname, as_given)
 
     def value(self, instance: models.Model) -> Any:
-        if self.plain_pre_save:
-            value = getattr(instance, self.attname)
-            # bool is an int to isinstance: compared by exact type, so True never passes as an int.
-            if type(value) in self.as_given:
-                return value
-        return _database_value(self.field, instance)
+        # bool is an int to isinstance: compared by exact type, so True never passes as an int.
+        value = getattr(instance, self.attname)
+        return value if type(value) in self.as_given else _database_value(self.field, instance)
 
 
 def draw_ids(model: type[models.Model], count: int) -> list[int]:

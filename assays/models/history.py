@@ -37,17 +37,16 @@ HISTORY_TRACKED: tuple[type[models.Model], ...] = (
     SpecificationLine,
 )
 
-for _model in HISTORY_TRACKED:
-    if _model is LotAssessment:
-        continue
-    # Trackers bind to their model, so each model gets fresh ones.
-    pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())(_model)
-
 # A reassessment inserts a chunk's assessments in one statement, and a row trigger would run once
 # per row when it ends (each copying a row of some kilobytes of outcome, 28 of the 37 ms that storing
 # 200 assessments took): their insert events are recorded by one statement-level trigger, one
 # INSERT ... SELECT over the rows the statement inserted. The same events, one per row, with the
-# same context.
-pghistory.track(pghistory.InsertEvent(level=pgtrigger.Statement), pghistory.UpdateEvent(), pghistory.DeleteEvent())(LotAssessment)
+# same context. The others keep pghistory's default (a row trigger).
+_INSERT_TRIGGER_LEVEL: dict[type[models.Model], pgtrigger.Level] = {LotAssessment: pgtrigger.Statement}
+
+for _model in HISTORY_TRACKED:
+    # Trackers bind to their model, so each model gets fresh ones.
+    insert = pghistory.InsertEvent(level=_INSERT_TRIGGER_LEVEL.get(_model))
+    pghistory.track(insert, pghistory.UpdateEvent(), pghistory.DeleteEvent())(_model)
 
 pghistory.track(pghistory.UpdateEvent(), pghistory.DeleteEvent())(Measurement)

@@ -111,12 +111,6 @@ def _array_column(data: bytes | None, kind: str) -> np.ndarray:
     return elements["value"].astype(kind)
 
 
-def _accepted_sql(wanted: list[int]) -> tuple[str, Any]:
-    """The ORM's SQL for the lots' accepted results, each row the fields of ``_ROW_FIELDS`` (not on
-    PostgreSQL, which reads them with ``_accepted_statement``)."""
-    return _accepted_query(Q(measurement__acquisition__sample__lot_id__in=wanted))
-
-
 @functools.cache
 def _accepted_statement() -> bytes:
     """The PostgreSQL statement for the lots' accepted results, as one row of one array per column:
@@ -136,6 +130,8 @@ def _accepted_statement() -> bytes:
 
 
 def _accepted_query(lots: Q | Func) -> tuple[str, Any]:
+    """The ORM's SQL for the accepted results of the lots ``lots`` selects, each row the fields of
+    ``_ROW_FIELDS`` (as rows: elsewhere than on PostgreSQL, and inside ``_accepted_statement``)."""
 
     def bit(condition: Q, value: int) -> Case:
         return Case(When(condition, then=Value(value)), default=Value(0))
@@ -190,7 +186,7 @@ class PendingRows:
             return
         if connection.vendor != "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute(*_accepted_sql(wanted))
+                cursor.execute(*_accepted_query(Q(measurement__acquisition__sample__lot_id__in=wanted)))
                 fetched = cursor.fetchall()
             values = list(zip(*fetched, strict=True)) if fetched else [()] * len(_ROW_FIELDS)
             self._raw = {name: np.array(column, dtype=kind) for (name, kind), column in zip(_ROW_FIELDS, values, strict=True)}

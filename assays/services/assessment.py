@@ -320,14 +320,8 @@ _PART_EIGHTHS = (1, 3, 4)
 def _parts(lots: list[Lot]) -> list[list[Lot]]:
     if len(lots) < _READ_IN_PARTS_FROM:
         return [lots] if lots else []
-    parts: list[list[Lot]] = []
-    start = 0
-    for eighths in _PART_EIGHTHS[:-1]:
-        end = start + max(1, len(lots) * eighths // 8)
-        parts.append(lots[start:end])
-        start = end
-    parts.append(lots[start:])
-    return parts
+    ends = [len(lots) * eighths // 8 for eighths in itertools.accumulate(_PART_EIGHTHS)]  # the last is len(lots)
+    return [lots[start:end] for start, end in itertools.pairwise([0, *ends])]
 
 
 def _to_assess(
