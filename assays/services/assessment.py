@@ -507,9 +507,12 @@ def _raise_flags(wanted: list[tuple[Lot, FlagKind, LotAssessment]], *, actor: Us
     (and QA e-mailed once this commits)."""
     if not wanted:
         return
-    candidates = Flag.objects.filter(
-        lot_id__in={lot.pk for lot, _, _ in wanted}, kind__in={kind for _, kind, _ in wanted}, status=FlagStatus.OPEN
-    ).order_by("raised_at", "id")
+    # With their lots: each flag brought up to date gets an audit event, which names the flag by its lot.
+    candidates = (
+        Flag.objects.filter(lot_id__in={lot.pk for lot, _, _ in wanted}, kind__in={kind for _, kind, _ in wanted}, status=FlagStatus.OPEN)
+        .select_related("lot")
+        .order_by("raised_at", "id")
+    )
     # Oldest first, so that the newest open flag of a kind is the one brought up to date.
     open_flags = {(flag.lot_id, flag.kind): flag for flag in candidates}
     updated: list[Flag] = []

@@ -16,15 +16,17 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from psycopg import pq
 
 from assays.chemistry.assessment import SampleInput, assess_lot
 from assays.chemistry.purity import Result, model_uncertainty
 from assays.importers.analytes import LOI, NAMED_ANALYTES
-from assays.models import Lot, Measurement, MethodChannel, ResultAcceptance, Specification
+from assays.models import Flag, Lot, Measurement, MethodChannel, ResultAcceptance, Specification
 from assays.selectors.accepted_results import result_lookups, tables_in_parts
 from assays.services.assessment import _READ_IN_PARTS_FROM, _outcome_json, _parts, _spec_input, lots_assess, lots_result_table, lots_results
 from assays.services.runs import run_import
+from tests.assessment_setup import SPEC as FLAGGING_SPEC
 from tests.assessment_setup import make_assessment_lab, make_lot, results_csv
 from tests.conftest import World
 
@@ -217,3 +219,24 @@ def test_the_next_part_is_read_while_the_caller_works_on_this_one(world: World, 
             _ordered(alone.samples(position)) for position in range(len(part))
         ]
     assert first.sample_count(0) == 2
+
+
+def test_bringing_open_flags_up_to_date_costs_no_query_per_flag(world: World, technician: User, qa_manager: User) -> None:
+    # Off-spec lots (Fe over its maximum) assessed again keep their open flags, brought up to date,
+    # each with an audit event naming the flag by its lot: the lots come with the flags, not a query each.
+    lab = make_assessment_lab(qa_manager=qa_manager, site=world.uk_site, spec=FLAGGING_SPEC, method_code="RT-F", instrument_code="UK1-RTF")
+    lots = [make_lot(lab, f"RT-F{index:02d}", samples=2) for index in range(6)]
+    rows = [results_csv(lot, fe=60.0 + index).split(b"\n", 1)[1] for index, lot in enumerate(lots)]
+    sheet = b"sample_id,analyte,value,unit\n" + b"".join(rows)
+    _import(technician, lab, sheet)
+    assert Flag.objects.filter(lot__in=lots, status="open").count() == len(lots)
+
+    def queries_to_assess_again(group: list[Lot]) -> int:
+        Measurement.objects.filter(acquisition__sample__lot__in=group, analyte__code="Fe").update(value=F("value") + 1.0)
+        with CaptureQueriesContext(connection) as captured:
+            done = lots_assess(lot_ids=[lot.pk for lot in group])
+        assert sorted(done.changed) == sorted(lot.pk for lot in group)
+        return len(captured)
+
+    assert queries_to_assess_again(lots[:2]) == queries_to_assess_again(lots[2:])
+    assert Flag.objects.filter(lot__in=lots, status="open").count() == len(lots)  # brought up to date, not raised again
